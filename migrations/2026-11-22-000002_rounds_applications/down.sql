@@ -1,0 +1,4 @@
+DROP TABLE audit_events;
+DROP TABLE budget_lines;
+DROP TABLE applications;
+DROP TABLE rounds;

@@ -1,0 +1,72 @@
+//! Authentication (who is calling) and authorization (what they may do), in one place.
+
+pub mod password;
+pub mod token;
+
+use uuid::Uuid;
+
+use crate::domain::user::Role;
+use crate::storage::models::UserRow;
+use crate::storage::Scope;
+
+/// The signed-in user of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub role: Role,
+    pub organization_id: Option<Uuid>,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the `{role}` role may not do this")]
+pub struct Forbidden {
+    pub role: Role,
+}
+
+impl Caller {
+    pub fn from_row(row: &UserRow) -> anyhow::Result<Self> {
+        Ok(Self {
+            user_id: row.id,
+            role: row
+                .role
+                .parse()
+                .map_err(|e| anyhow::anyhow!("user {}: {e}", row.id))?,
+            organization_id: row.organization_id,
+            email: row.email.clone(),
+            name: row.name.clone(),
+        })
+    }
+
+    /// Every handler states which roles may call it, through this.
+    pub fn require(&self, allowed: &[Role]) -> Result<(), Forbidden> {
+        if allowed.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Forbidden { role: self.role })
+        }
+    }
+
+    pub fn is(&self, role: Role) -> bool {
+        self.role == role
+    }
+
+    /// Which organizations' records this caller may see.
+    pub fn organization_scope(&self) -> Scope {
+        match (self.role, self.organization_id) {
+            (Role::Admin | Role::Finance, _) => Scope::All,
+            (Role::Applicant, Some(org)) => Scope::Organization(org),
+            _ => Scope::Nothing,
+        }
+    }
+}
+
+/// Role sets used across the routes.
+pub mod roles {
+    use crate::domain::user::Role;
+    pub const ADMIN: &[Role] = &[Role::Admin];
+    pub const APPLICANT: &[Role] = &[Role::Applicant];
+    pub const ADMIN_OR_APPLICANT: &[Role] = &[Role::Admin, Role::Applicant];
+    pub const ANY: &[Role] = &[Role::Admin, Role::Applicant, Role::Reviewer, Role::Finance];
+}

@@ -1,0 +1,18 @@
+//! Domain rules as plain values and functions: no actix, no diesel. Everything here can be
+//! unit- and property-tested without a server or a database.
+
+#[macro_use]
+pub mod macros;
+pub mod credit_code;
+pub mod lifecycle;
+pub mod rating;
+pub mod user;
+pub mod violation;
+
+/// A name outside a closed set (`string_enum!`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a valid {kind}")]
+pub struct UnknownName {
+    pub kind: &'static str,
+    pub value: String,
+}

@@ -1,0 +1,62 @@
+//! Every API route, listed once: the same list registers the handlers with actix and their
+//! descriptions with the OpenAPI document, so no route can be served undocumented.
+
+pub mod auth;
+pub mod health;
+pub mod me;
+pub mod organizations;
+pub mod users;
+
+#[allow(unused_imports)]
+use crate::domain::violation::Violation;
+use crate::http::error::Problem;
+use crate::http::openapi::SecurityAddon;
+
+macro_rules! api {
+    (operations: [$($op:path),* $(,)?], v1: [$($h:path),* $(,)?]) => {
+        /// Routes outside `/api/v1` (health checks).
+        pub fn configure_operations(cfg: &mut actix_web::web::ServiceConfig) {
+            $(cfg.service($op);)*
+        }
+
+        /// Routes under `/api/v1`.
+        pub fn configure_v1(cfg: &mut actix_web::web::ServiceConfig) {
+            $(cfg.service($h);)*
+        }
+
+        #[derive(utoipa::OpenApi)]
+        #[openapi(
+            paths($($op,)* $($h,)*),
+            components(schemas(Problem, Violation)),
+            modifiers(&SecurityAddon),
+            info(title = "gongyi", description = "Grant management for public-benefit venture philanthropy (公益创投). Errors are RFC 9457 problem+json with a stable `code`."),
+            tags(
+                (name = "auth", description = "Sign-in and API tokens"),
+                (name = "users", description = "Users and roles"),
+                (name = "organizations", description = "The organization registry"),
+                (name = "rounds", description = "Funding rounds"),
+                (name = "applications", description = "Project applications and budgets"),
+                (name = "operations", description = "Health and readiness"),
+            )
+        )]
+        pub struct ApiDoc;
+    };
+}
+
+api! {
+    operations: [health::healthz, health::readyz],
+    v1: [
+        auth::login,
+        me::me,
+        me::create_token,
+        me::list_tokens,
+        me::revoke_token,
+        users::create_user,
+        users::list_users,
+        users::update_user,
+        organizations::create_organization,
+        organizations::list_organizations,
+        organizations::get_organization,
+        organizations::update_organization,
+    ]
+}

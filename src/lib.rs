@@ -1,0 +1,14 @@
+//! gongyi: grant management for public-benefit venture philanthropy (公益创投).
+//!
+//! Layout: `domain` (pure rules), `storage` (diesel), `auth`, `service` (use cases),
+//! `http` (actix-web), `notify` (email), `cli`, `startup`, `config`, `telemetry`.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod service;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

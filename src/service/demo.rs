@@ -1,0 +1,105 @@
+//! `seed-demo`: organizations and users drawn from the seed articles (Kunshan, Suzhou, Wuxi
+//! Binhu, Chengdu Jinjiang). Running it twice changes nothing the second time.
+
+use chrono::NaiveDate;
+
+use crate::config::Settings;
+use crate::domain::credit_code::{complete_code, OrganizationType};
+use crate::domain::rating::{AssessmentResult, PartyBuildingStatus, Rating};
+use crate::domain::user::{Language, Role};
+use crate::service::organizations::OrganizationFacts;
+use crate::storage::{organizations, users, Database, Scope};
+
+pub const DEMO_PASSWORD: &str = "demo-password-2026";
+
+struct DemoOrg {
+    name: &'static str,
+    org_type: OrganizationType,
+    head: &'static str,
+    body: &'static str,
+    district: &'static str,
+    rating: Option<Rating>,
+    party: PartyBuildingStatus,
+    members: i32,
+    assessment: AssessmentResult,
+    registered: (i32, u32, u32),
+    contact: &'static str,
+}
+
+const ORGS: &[DemoOrg] = &[
+    DemoOrg { name: "昆山市玉山镇阳光助老服务中心", org_type: OrganizationType::PrivateNonEnterprise, head: "52320583", body: "MJ5A0001", district: "昆山市玉山镇", rating: Some(Rating::A4), party: PartyBuildingStatus::IndependentBranch, members: 7, assessment: AssessmentResult::Passed, registered: (2016, 3, 1), contact: "yangguang@example.org" },
+    DemoOrg { name: "苏州市姑苏区妇女儿童关爱协会", org_type: OrganizationType::SocialGroup, head: "51320508", body: "MJ5B0002", district: "苏州市姑苏区", rating: Some(Rating::A3), party: PartyBuildingStatus::JointBranch, members: 3, assessment: AssessmentResult::Passed, registered: (2014, 9, 15), contact: "guanai@example.org" },
+    DemoOrg { name: "无锡市滨湖区绿色家园垃圾分类促进会", org_type: OrganizationType::SocialGroup, head: "51320211", body: "MJ5C0003", district: "无锡市滨湖区", rating: Some(Rating::A2), party: PartyBuildingStatus::InstructorOnly, members: 0, assessment: AssessmentResult::NotAssessed, registered: (2019, 6, 20), contact: "lvse@example.org" },
+    DemoOrg { name: "成都市锦江区爱有戏社区发展中心", org_type: OrganizationType::PrivateNonEnterprise, head: "52510104", body: "MJ5D0004", district: "成都市锦江区", rating: Some(Rating::A5), party: PartyBuildingStatus::IndependentBranch, members: 12, assessment: AssessmentResult::Passed, registered: (2009, 4, 8), contact: "aiyouxi@example.org" },
+    DemoOrg { name: "昆山市周市镇邻里互助睦邻社", org_type: OrganizationType::CommunityOrganization, head: "", body: "", district: "昆山市周市镇", rating: None, party: PartyBuildingStatus::None, members: 0, assessment: AssessmentResult::NotAssessed, registered: (2025, 11, 1), contact: "mulin@example.org" },
+];
+
+pub async fn seed(db: &Database, settings: &Settings) -> anyhow::Result<()> {
+    let mut conn = db.conn().await?;
+    let existing = organizations::list(&mut conn, Scope::All, &Default::default(), None, 1000).await?;
+    drop(conn);
+    let mut org_ids = Vec::new();
+    for o in ORGS {
+        if let Some(found) = existing.iter().find(|e| e.name == o.name) {
+            org_ids.push(found.id);
+            continue;
+        }
+        let (y, m, d) = o.registered;
+        let facts = OrganizationFacts {
+            name: o.name.into(),
+            credit_code: (!o.head.is_empty()).then(|| complete_code(o.head, o.body)),
+            org_type: o.org_type,
+            registration_date: NaiveDate::from_ymd_opt(y, m, d),
+            district: o.district.into(),
+            contact_person: "联系人".into(),
+            contact_phone: "0512-00000000".into(),
+            contact_email: o.contact.into(),
+            rating: o.rating,
+            rating_valid_until: o.rating.and(NaiveDate::from_ymd_opt(2028, 12, 31)),
+            party_building_status: o.party,
+            party_member_count: o.members,
+            party_assessment: o.assessment,
+            blacklisted_until: None,
+            blacklist_reason: None,
+        };
+        let row = super::organizations::create(db, facts, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo organization {}: {e}", o.name))?;
+        org_ids.push(row.id);
+    }
+    let people: Vec<(&str, &str, Role, Option<uuid::Uuid>)> = vec![
+        ("admin@demo.gongyi", "民政局项目办", Role::Admin, None),
+        ("finance1@demo.gongyi", "财务 张会计", Role::Finance, None),
+        ("finance2@demo.gongyi", "财务 李出纳", Role::Finance, None),
+        ("reviewer1@demo.gongyi", "评审专家 王", Role::Reviewer, None),
+        ("reviewer2@demo.gongyi", "评审专家 赵", Role::Reviewer, None),
+        ("reviewer3@demo.gongyi", "评审专家 陈", Role::Reviewer, None),
+        ("applicant1@demo.gongyi", "阳光助老 申报人", Role::Applicant, Some(org_ids[0])),
+        ("applicant2@demo.gongyi", "妇女儿童关爱 申报人", Role::Applicant, Some(org_ids[1])),
+        ("applicant3@demo.gongyi", "绿色家园 申报人", Role::Applicant, Some(org_ids[2])),
+    ];
+    for (email, name, role, org) in people {
+        let mut conn = db.conn().await?;
+        if users::find_by_email(&mut conn, email).await?.is_some() {
+            continue;
+        }
+        drop(conn);
+        super::users::create(
+            db,
+            &settings.auth,
+            super::users::NewUserInput {
+                email: email.into(),
+                name: name.into(),
+                role,
+                organization_id: org,
+                password: DEMO_PASSWORD.into(),
+                language: Language::Zh,
+            },
+            None,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("demo user {email}: {e}"))?;
+    }
+    eprintln!("demo data ready: users *@demo.gongyi (admin, finance1, finance2, reviewer1-3, applicant1-3), password `{DEMO_PASSWORD}`");
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! Builds and runs the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Compress, DefaultHeaders};
+use actix_web::{web, App, HttpServer};
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Settings;
+use crate::http::error::ApiError;
+use crate::http::extract::authenticate;
+use crate::http::{extractor_configs, openapi::ApiDoc, routes, AppState};
+use crate::storage::Database;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free one) and prepares the server.
+    pub fn build(settings: Settings, db: Database) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind((settings.application.host.as_str(), settings.application.port))?;
+        let port = listener.local_addr()?.port();
+        let server = run(listener, settings, db)?;
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Adds the request id from tracing-actix-web to every response.
+mod request_id {
+    use actix_web::body::MessageBody;
+    use actix_web::dev::{ServiceRequest, ServiceResponse};
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    use actix_web::middleware::Next;
+    use actix_web::HttpMessage;
+    use tracing_actix_web::RequestId;
+
+    pub async fn add(
+        req: ServiceRequest,
+        next: Next<impl MessageBody>,
+    ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+        let id = req.extensions().get::<RequestId>().copied();
+        let mut res = next.call(req).await?;
+        if let Some(id) = id {
+            if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+                res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+            }
+        }
+        Ok(res)
+    }
+}
+
+pub fn run(listener: TcpListener, settings: Settings, db: Database) -> anyhow::Result<Server> {
+    let workers = match settings.application.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n,
+    };
+    let shutdown = settings.application.shutdown_timeout_secs;
+    let request_timeout = Duration::from_millis(settings.application.request_timeout_ms);
+    let state = web::Data::new(AppState {
+        db,
+        settings: Arc::new(settings),
+    });
+    let openapi = ApiDoc::openapi();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(extractor_configs)
+            .wrap(Compress::default())
+            .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+            .wrap(from_fn(request_id::add))
+            .wrap(TracingLogger::default())
+            .configure(routes::configure_operations)
+            .service(
+                web::scope("/api/v1")
+                    .wrap(from_fn(authenticate))
+                    .configure(routes::configure_v1),
+            )
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
+            .service(web::redirect("/docs", "/docs/"))
+            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+    })
+    .workers(workers)
+    .client_request_timeout(request_timeout)
+    .shutdown_timeout(shutdown)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,124 @@
+//! Storage: diesel models and queries, kept apart from HTTP. Every call is async
+//! (diesel-async over a deadpool pool), so no actix worker thread ever blocks on the database.
+
+pub mod applications;
+pub mod migrate;
+pub mod models;
+pub mod organizations;
+pub mod rounds;
+pub mod schema;
+pub mod tokens;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::result::Error as DieselError;
+use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::FutureExt;
+
+use crate::config::DatabaseSettings;
+
+pub type DbConn = Object<AsyncPgConnection>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("timed out waiting for a database connection")]
+    PoolTimeout,
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Diesel(#[from] DieselError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<PoolError> for StorageError {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Timeout(_) => StorageError::PoolTimeout,
+            PoolError::Backend(e) => StorageError::Unavailable(e.to_string()),
+            other => StorageError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// A cheap-to-clone handle on the connection pool.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl Database {
+    /// Builds the pool lazily: no connection is opened until the first request needs one.
+    pub fn new(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let statement_timeout = settings.statement_timeout_ms;
+        let connect_timeout = settings.connect_timeout();
+        let mut config = ManagerConfig::default();
+        config.custom_setup = Box::new(move |url| {
+            let url = url.to_string();
+            async move {
+                let connect = AsyncPgConnection::establish(&url);
+                let mut conn = tokio::time::timeout(connect_timeout, connect)
+                    .await
+                    .map_err(|_| {
+                        diesel::ConnectionError::BadConnection("connect timed out".into())
+                    })??;
+                // Server-side cap so that no statement can hold a connection for ever.
+                diesel::sql_query(format!("SET statement_timeout = {statement_timeout}"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+            settings.url(),
+            config,
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_max_size)
+            .wait_timeout(Some(settings.pool_timeout()))
+            .create_timeout(Some(connect_timeout + Duration::from_millis(500)))
+            .recycle_timeout(Some(settings.pool_timeout()))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()?;
+        Ok(Self { pool })
+    }
+
+    pub async fn conn(&self) -> StorageResult<DbConn> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Readiness: can we get a connection and run a trivial query?
+    pub async fn ping(&self) -> StorageResult<()> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+        Ok(())
+    }
+}
+
+/// Which rows a caller may see, decided by the auth layer and applied inside each query, so
+/// that another organization's row is simply not found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Organization(uuid::Uuid),
+    Nothing,
+}
+
+/// Appends an audit event inside the caller's transaction.
+pub async fn audit(
+    conn: &mut AsyncPgConnection,
+    event: &models::AuditEventInsertForm,
+) -> StorageResult<()> {
+    diesel::insert_into(schema::audit_events::table)
+        .values(event)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,340 @@
+//! Diesel row structs, insert forms and update forms, one set per table. They carry database
+//! shapes (TEXT for enumerations, JSONB for nested documents); conversion to domain and API types
+//! happens at the edges.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::schema::*;
+
+// ---------- organizations ----------
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = organizations, check_for_backend(diesel::pg::Pg))]
+pub struct OrganizationRow {
+    pub id: Uuid,
+    pub name: String,
+    pub credit_code: Option<String>,
+    pub org_type: String,
+    pub registration_date: Option<NaiveDate>,
+    pub district: String,
+    pub contact_person: String,
+    pub contact_phone: String,
+    pub contact_email: String,
+    pub rating: Option<String>,
+    pub rating_valid_until: Option<NaiveDate>,
+    pub party_building_status: String,
+    pub party_member_count: i32,
+    pub party_assessment: String,
+    pub blacklisted_until: Option<NaiveDate>,
+    pub blacklist_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = organizations)]
+pub struct OrganizationInsertForm {
+    pub id: Uuid,
+    pub name: String,
+    pub credit_code: Option<String>,
+    pub org_type: String,
+    pub registration_date: Option<NaiveDate>,
+    pub district: String,
+    pub contact_person: String,
+    pub contact_phone: String,
+    pub contact_email: String,
+    pub rating: Option<String>,
+    pub rating_valid_until: Option<NaiveDate>,
+    pub party_building_status: String,
+    pub party_member_count: i32,
+    pub party_assessment: String,
+    pub blacklisted_until: Option<NaiveDate>,
+    pub blacklist_reason: Option<String>,
+}
+
+/// `None` leaves a column alone; `Some(None)` clears a nullable one.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = organizations)]
+pub struct OrganizationUpdateForm {
+    pub name: Option<String>,
+    pub credit_code: Option<Option<String>>,
+    pub org_type: Option<String>,
+    pub registration_date: Option<Option<NaiveDate>>,
+    pub district: Option<String>,
+    pub contact_person: Option<String>,
+    pub contact_phone: Option<String>,
+    pub contact_email: Option<String>,
+    pub rating: Option<Option<String>>,
+    pub rating_valid_until: Option<Option<NaiveDate>>,
+    pub party_building_status: Option<String>,
+    pub party_member_count: Option<i32>,
+    pub party_assessment: Option<String>,
+    pub blacklisted_until: Option<Option<NaiveDate>>,
+    pub blacklist_reason: Option<Option<String>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+// ---------- users and tokens ----------
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub organization_id: Option<Uuid>,
+    pub language: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserInsertForm {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub organization_id: Option<Uuid>,
+    pub language: String,
+    pub password_hash: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserUpdateForm {
+    pub name: Option<String>,
+    pub language: Option<String>,
+    pub password_hash: Option<String>,
+    pub active: Option<bool>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = api_tokens, check_for_backend(diesel::pg::Pg))]
+pub struct ApiTokenRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: String,
+    pub name: String,
+    pub digest: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct ApiTokenInsertForm {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: String,
+    pub name: String,
+    pub digest: Vec<u8>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+// ---------- rounds ----------
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = rounds, check_for_backend(diesel::pg::Pg))]
+pub struct RoundRow {
+    pub id: Uuid,
+    pub name: String,
+    pub year: i32,
+    pub kind: String,
+    pub status: String,
+    pub total_pool: Decimal,
+    pub grant_min: Decimal,
+    pub grant_max: Decimal,
+    pub opens_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    pub project_start: Option<NaiveDate>,
+    pub project_end: Option<NaiveDate>,
+    pub focus_areas: Vec<String>,
+    pub rules: serde_json::Value,
+    pub rubric: serde_json::Value,
+    pub party_points: serde_json::Value,
+    pub tranche_schedule: serde_json::Value,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = rounds)]
+pub struct RoundInsertForm {
+    pub id: Uuid,
+    pub name: String,
+    pub year: i32,
+    pub kind: String,
+    pub status: String,
+    pub total_pool: Decimal,
+    pub grant_min: Decimal,
+    pub grant_max: Decimal,
+    pub opens_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    pub project_start: Option<NaiveDate>,
+    pub project_end: Option<NaiveDate>,
+    pub focus_areas: Vec<String>,
+    pub rules: serde_json::Value,
+    pub rubric: serde_json::Value,
+    pub party_points: serde_json::Value,
+    pub tranche_schedule: serde_json::Value,
+    pub created_by: Uuid,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = rounds)]
+pub struct RoundUpdateForm {
+    pub name: Option<String>,
+    pub year: Option<i32>,
+    pub status: Option<String>,
+    pub total_pool: Option<Decimal>,
+    pub grant_min: Option<Decimal>,
+    pub grant_max: Option<Decimal>,
+    pub opens_at: Option<DateTime<Utc>>,
+    pub closes_at: Option<DateTime<Utc>>,
+    pub project_start: Option<Option<NaiveDate>>,
+    pub project_end: Option<Option<NaiveDate>>,
+    pub focus_areas: Option<Vec<String>>,
+    pub rules: Option<serde_json::Value>,
+    pub rubric: Option<serde_json::Value>,
+    pub party_points: Option<serde_json::Value>,
+    pub tranche_schedule: Option<serde_json::Value>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+// ---------- applications ----------
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = applications, check_for_backend(diesel::pg::Pg))]
+pub struct ApplicationRow {
+    pub id: Uuid,
+    pub round_id: Uuid,
+    pub organization_id: Uuid,
+    pub status: String,
+    pub title: String,
+    pub focus_area: String,
+    pub summary: String,
+    pub beneficiaries: String,
+    pub beneficiary_count: i32,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub requested_grant: Decimal,
+    pub co_funding: Decimal,
+    pub team: serde_json::Value,
+    pub party_activity_count: i32,
+    pub party_activity_description: String,
+    pub red_project: bool,
+    pub previous_application_id: Option<Uuid>,
+    pub budget_total: Decimal,
+    pub budget_personnel: Decimal,
+    pub budget_grant: Decimal,
+    pub budget_self: Decimal,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub screening_reason: Option<String>,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = applications)]
+pub struct ApplicationInsertForm {
+    pub id: Uuid,
+    pub round_id: Uuid,
+    pub organization_id: Uuid,
+    pub status: String,
+    pub title: String,
+    pub focus_area: String,
+    pub summary: String,
+    pub beneficiaries: String,
+    pub beneficiary_count: i32,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub requested_grant: Decimal,
+    pub co_funding: Decimal,
+    pub team: serde_json::Value,
+    pub party_activity_count: i32,
+    pub party_activity_description: String,
+    pub red_project: bool,
+    pub previous_application_id: Option<Uuid>,
+    pub created_by: Uuid,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = applications)]
+pub struct ApplicationUpdateForm {
+    pub status: Option<String>,
+    pub title: Option<String>,
+    pub focus_area: Option<String>,
+    pub summary: Option<String>,
+    pub beneficiaries: Option<String>,
+    pub beneficiary_count: Option<i32>,
+    pub start_date: Option<Option<NaiveDate>>,
+    pub end_date: Option<Option<NaiveDate>>,
+    pub requested_grant: Option<Decimal>,
+    pub co_funding: Option<Decimal>,
+    pub team: Option<serde_json::Value>,
+    pub party_activity_count: Option<i32>,
+    pub party_activity_description: Option<String>,
+    pub red_project: Option<bool>,
+    pub previous_application_id: Option<Option<Uuid>>,
+    pub budget_total: Option<Decimal>,
+    pub budget_personnel: Option<Decimal>,
+    pub budget_grant: Option<Decimal>,
+    pub budget_self: Option<Decimal>,
+    pub submitted_at: Option<Option<DateTime<Utc>>>,
+    pub screening_reason: Option<Option<String>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = budget_lines, check_for_backend(diesel::pg::Pg))]
+pub struct BudgetLineRow {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub position: i32,
+    pub category: String,
+    pub description: String,
+    pub quantity: Decimal,
+    pub unit_cost: Decimal,
+    pub amount: Decimal,
+    pub funded_by: String,
+}
+
+// ---------- audit ----------
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events, check_for_backend(diesel::pg::Pg))]
+pub struct AuditEventRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor_role: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Uuid,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEventInsertForm {
+    pub actor_id: Option<Uuid>,
+    pub actor_role: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Uuid,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}

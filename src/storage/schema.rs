@@ -1,0 +1,162 @@
+// Diesel table definitions, kept by hand in step with `migrations/`.
+
+diesel::table! {
+    organizations (id) {
+        id -> Uuid,
+        name -> Text,
+        credit_code -> Nullable<Text>,
+        org_type -> Text,
+        registration_date -> Nullable<Date>,
+        district -> Text,
+        contact_person -> Text,
+        contact_phone -> Text,
+        contact_email -> Text,
+        rating -> Nullable<Text>,
+        rating_valid_until -> Nullable<Date>,
+        party_building_status -> Text,
+        party_member_count -> Int4,
+        party_assessment -> Text,
+        blacklisted_until -> Nullable<Date>,
+        blacklist_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        organization_id -> Nullable<Uuid>,
+        language -> Text,
+        password_hash -> Text,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        kind -> Text,
+        name -> Text,
+        digest -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Int8,
+        email_lower -> Text,
+        failed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rounds (id) {
+        id -> Uuid,
+        name -> Text,
+        year -> Int4,
+        kind -> Text,
+        status -> Text,
+        total_pool -> Numeric,
+        grant_min -> Numeric,
+        grant_max -> Numeric,
+        opens_at -> Timestamptz,
+        closes_at -> Timestamptz,
+        project_start -> Nullable<Date>,
+        project_end -> Nullable<Date>,
+        focus_areas -> Array<Text>,
+        rules -> Jsonb,
+        rubric -> Jsonb,
+        party_points -> Jsonb,
+        tranche_schedule -> Jsonb,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    applications (id) {
+        id -> Uuid,
+        round_id -> Uuid,
+        organization_id -> Uuid,
+        status -> Text,
+        title -> Text,
+        focus_area -> Text,
+        summary -> Text,
+        beneficiaries -> Text,
+        beneficiary_count -> Int4,
+        start_date -> Nullable<Date>,
+        end_date -> Nullable<Date>,
+        requested_grant -> Numeric,
+        co_funding -> Numeric,
+        team -> Jsonb,
+        party_activity_count -> Int4,
+        party_activity_description -> Text,
+        red_project -> Bool,
+        previous_application_id -> Nullable<Uuid>,
+        budget_total -> Numeric,
+        budget_personnel -> Numeric,
+        budget_grant -> Numeric,
+        budget_self -> Numeric,
+        submitted_at -> Nullable<Timestamptz>,
+        screening_reason -> Nullable<Text>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    budget_lines (id) {
+        id -> Uuid,
+        application_id -> Uuid,
+        position -> Int4,
+        category -> Text,
+        description -> Text,
+        quantity -> Numeric,
+        unit_cost -> Numeric,
+        amount -> Numeric,
+        funded_by -> Text,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor_id -> Nullable<Uuid>,
+        actor_role -> Nullable<Text>,
+        action -> Text,
+        entity_type -> Text,
+        entity_id -> Uuid,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+    }
+}
+
+diesel::joinable!(users -> organizations (organization_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(applications -> rounds (round_id));
+diesel::joinable!(applications -> organizations (organization_id));
+diesel::joinable!(budget_lines -> applications (application_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    users,
+    api_tokens,
+    login_failures,
+    rounds,
+    applications,
+    budget_lines,
+    audit_events,
+);
