@@ -14,7 +14,11 @@ use crate::storage::{migrate, Database};
 use crate::{service, telemetry};
 
 #[derive(Parser)]
-#[command(name = "gongyi", version, about = "Grant management for public-benefit venture philanthropy")]
+#[command(
+    name = "gongyi",
+    version,
+    about = "Grant management for public-benefit venture philanthropy"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,7 +69,10 @@ pub fn main() -> ExitCode {
         }
     };
     telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("gongyi: cannot start the runtime: {e}");
@@ -115,7 +122,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Users {
-            command: UsersCommand::Add { email, name, role, organization, language },
+            command:
+                UsersCommand::Add {
+                    email,
+                    name,
+                    role,
+                    organization,
+                    language,
+                },
         } => {
             let role: Role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             let language: Language = language.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -129,7 +143,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let row = service::users::create(
                 &db,
                 &settings.auth,
-                service::users::NewUserInput { email, name, role, organization_id: organization, password, language },
+                service::users::NewUserInput {
+                    email,
+                    name,
+                    role,
+                    organization_id: organization,
+                    password,
+                    language,
+                },
                 None,
             )
             .await
@@ -151,7 +172,11 @@ fn describe(e: &crate::http::error::ApiError) -> String {
     let p = e.problem();
     let mut s = format!("{} ({})", p.detail, p.code);
     for v in p.violations.unwrap_or_default() {
-        s.push_str(&format!("\n  - {}: {}", v.field.unwrap_or(v.rule), v.message));
+        s.push_str(&format!(
+            "\n  - {}: {}",
+            v.field.unwrap_or(v.rule),
+            v.message
+        ));
     }
     s
 }

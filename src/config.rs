@@ -31,9 +31,9 @@ impl TryFrom<String> for Environment {
             "development" | "dev" => Ok(Self::Development),
             "test" => Ok(Self::Test),
             "production" | "prod" => Ok(Self::Production),
-            other => anyhow::bail!(
-                "unknown environment `{other}`: use development, test or production"
-            ),
+            other => {
+                anyhow::bail!("unknown environment `{other}`: use development, test or production")
+            }
         }
     }
 }
@@ -206,7 +206,9 @@ pub fn load_for(environment: Environment) -> anyhow::Result<Settings> {
     let dir = config_dir();
     let mut builder = config::Config::builder()
         .add_source(config::File::from(dir.join("default.toml")))
-        .add_source(config::File::from(dir.join(format!("{}.toml", environment.as_str()))))
+        .add_source(config::File::from(
+            dir.join(format!("{}.toml", environment.as_str())),
+        ))
         .add_source(
             config::Environment::with_prefix("GONGYI")
                 .prefix_separator("__")

@@ -25,7 +25,10 @@ pub struct Application {
 impl Application {
     /// Binds the listener (port 0 picks a free one) and prepares the server.
     pub fn build(settings: Settings, db: Database) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind((settings.application.host.as_str(), settings.application.port))?;
+        let listener = TcpListener::bind((
+            settings.application.host.as_str(),
+            settings.application.port,
+        ))?;
         let port = listener.local_addr()?.port();
         let server = run(listener, settings, db)?;
         Ok(Self { port, server })
@@ -57,7 +60,8 @@ mod request_id {
         let mut res = next.call(req).await?;
         if let Some(id) = id {
             if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
-                res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+                res.headers_mut()
+                    .insert(HeaderName::from_static("x-request-id"), v);
             }
         }
         Ok(res)
@@ -66,7 +70,9 @@ mod request_id {
 
 pub fn run(listener: TcpListener, settings: Settings, db: Database) -> anyhow::Result<Server> {
     let workers = match settings.application.workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
         n => n,
     };
     let shutdown = settings.application.shutdown_timeout_secs;
@@ -92,7 +98,9 @@ pub fn run(listener: TcpListener, settings: Settings, db: Database) -> anyhow::R
             )
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
             .service(web::redirect("/docs", "/docs/"))
-            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
+            }))
     })
     .workers(workers)
     .client_request_timeout(request_timeout)

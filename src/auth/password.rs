@@ -4,7 +4,9 @@
 use std::sync::OnceLock;
 
 use anyhow::Context;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::config::AuthSettings;
@@ -86,7 +88,9 @@ mod tests {
     async fn hash_then_verify() {
         let h = hash("correct horse battery".into(), FAST).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify("correct horse battery".into(), h.clone()).await.unwrap());
+        assert!(verify("correct horse battery".into(), h.clone())
+            .await
+            .unwrap());
         assert!(!verify("wrong horse battery".into(), h).await.unwrap());
     }
 }

@@ -3,9 +3,10 @@
 
 use std::fmt;
 
-
 const CHARSET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 /// GB 11714 organization-code weights (chars 9–16 of the credit code).
 const ORG_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
 
@@ -22,7 +23,9 @@ pub enum CreditCodeError {
     OrganizationCheck { expected: char, found: char },
     #[error("the check character (18th) is `{found}`, expected `{expected}`")]
     Check { expected: char, found: char },
-    #[error("a {org_type} needs a code starting with `{expected}`, this one starts with `{found}`")]
+    #[error(
+        "a {org_type} needs a code starting with `{expected}`, this one starts with `{found}`"
+    )]
     TypeMismatch {
         org_type: OrganizationType,
         expected: &'static str,
@@ -58,7 +61,11 @@ pub fn check_char(first17: &str) -> char {
 
 /// The GB 11714 check character of an 8-character organization-code body.
 pub fn org_check_char(body: &str) -> char {
-    let sum: u32 = body.chars().zip(ORG_WEIGHTS).map(|(c, w)| org_value(c) * w).sum();
+    let sum: u32 = body
+        .chars()
+        .zip(ORG_WEIGHTS)
+        .map(|(c, w)| org_value(c) * w)
+        .sum();
     match 11 - sum % 11 {
         10 => 'X',
         11 => '0',
@@ -191,14 +198,23 @@ mod tests {
 
     #[test]
     fn names_what_is_wrong() {
-        assert_eq!(CreditCode::parse("123").unwrap_err(), CreditCodeError::Length(3));
+        assert_eq!(
+            CreditCode::parse("123").unwrap_err(),
+            CreditCodeError::Length(3)
+        );
         assert!(matches!(
             CreditCode::parse("91350100M000100Y4I").unwrap_err(),
-            CreditCodeError::Character { position: 18, found: 'I' }
+            CreditCodeError::Character {
+                position: 18,
+                found: 'I'
+            }
         ));
         assert!(matches!(
             CreditCode::parse("91350100M000100Y44").unwrap_err(),
-            CreditCodeError::Check { expected: '3', found: '4' }
+            CreditCodeError::Check {
+                expected: '3',
+                found: '4'
+            }
         ));
         assert!(matches!(
             CreditCode::parse("91350100M000100Y53").unwrap_err(),
@@ -218,7 +234,11 @@ mod tests {
 
     fn org_body() -> impl Strategy<Value = String> {
         proptest::collection::vec(
-            proptest::sample::select("0123456789ABCDEFGHJKLMNPQRTUWXY".chars().collect::<Vec<_>>()),
+            proptest::sample::select(
+                "0123456789ABCDEFGHJKLMNPQRTUWXY"
+                    .chars()
+                    .collect::<Vec<_>>(),
+            ),
             8,
         )
         .prop_map(|v| v.into_iter().collect())

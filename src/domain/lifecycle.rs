@@ -1,7 +1,6 @@
 //! The state machines of rounds and applications (domain.md, "Life of an application").
 //! Every transition the service performs is checked here; anything else is `invalid_state`.
 
-
 string_enum! {
     pub enum RoundStatus {
         Draft = "draft",
@@ -19,7 +18,11 @@ impl RoundStatus {
         use RoundStatus::*;
         matches!(
             (self, next),
-            (Draft, Open) | (Open, Closed) | (Closed, Reviewing) | (Reviewing, Decided) | (Decided, Archived)
+            (Draft, Open)
+                | (Open, Closed)
+                | (Closed, Reviewing)
+                | (Reviewing, Decided)
+                | (Decided, Archived)
         )
     }
 }
@@ -63,7 +66,10 @@ impl ApplicationStatus {
 
     /// Applications that take a place in the per-organization quota (rule 1).
     pub fn counts_toward_quota(self) -> bool {
-        !matches!(self, ApplicationStatus::Draft | ApplicationStatus::Withdrawn)
+        !matches!(
+            self,
+            ApplicationStatus::Draft | ApplicationStatus::Withdrawn
+        )
     }
 
     pub const QUOTA_STATUSES: &'static [ApplicationStatus] = &[

@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 string_enum! {
     /// Assessed grade, ordered 1A < … < 5A.
     pub enum Rating {
@@ -86,7 +85,8 @@ pub fn rating_cap(
         consider(RatingCap {
             max: caps.failed_assessment_max,
             reason: "party_building_assessment_failed",
-            explanation: "an organization whose party-building assessment failed may not be rated above this",
+            explanation:
+                "an organization whose party-building assessment failed may not be rated above this",
         });
     }
     found
@@ -121,10 +121,12 @@ mod tests {
     fn caps_follow_rule_4() {
         let caps = RatingCaps::default();
         assert!(check_rating(Some(Rating::A2), Pb::None, Ar::NotAssessed, &caps).is_ok());
-        let (cap, _) = check_rating(Some(Rating::A3), Pb::None, Ar::NotAssessed, &caps).unwrap_err();
+        let (cap, _) =
+            check_rating(Some(Rating::A3), Pb::None, Ar::NotAssessed, &caps).unwrap_err();
         assert_eq!((cap.max, cap.reason), (Rating::A2, "no_party_building"));
         assert!(check_rating(Some(Rating::A3), Pb::JointBranch, Ar::Failed, &caps).is_ok());
-        let (cap, _) = check_rating(Some(Rating::A4), Pb::JointBranch, Ar::Failed, &caps).unwrap_err();
+        let (cap, _) =
+            check_rating(Some(Rating::A4), Pb::JointBranch, Ar::Failed, &caps).unwrap_err();
         assert_eq!(cap.reason, "party_building_assessment_failed");
         // Both apply: the stricter one is named.
         let (cap, _) = check_rating(Some(Rating::A4), Pb::None, Ar::Failed, &caps).unwrap_err();

@@ -1,6 +1,5 @@
 //! Users and their roles.
 
-
 string_enum! {
     /// What a user may do; see docs/SECURITY.md for the full matrix.
     pub enum Role {
@@ -59,7 +58,10 @@ impl Password {
             ));
         }
         if n > Self::MAX_CHARS {
-            return Err(format!("a password has at most {} characters", Self::MAX_CHARS));
+            return Err(format!(
+                "a password has at most {} characters",
+                Self::MAX_CHARS
+            ));
         }
         Ok(Self(raw))
     }

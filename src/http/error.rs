@@ -180,7 +180,10 @@ impl From<StorageError> for ApiError {
                 match kind {
                     K::UniqueViolation => ApiError::Conflict {
                         code: unique_code(&constraint),
-                        detail: format!("a record with the same {} already exists", unique_field(&constraint)),
+                        detail: format!(
+                            "a record with the same {} already exists",
+                            unique_field(&constraint)
+                        ),
                     },
                     K::ForeignKeyViolation => ApiError::Unprocessable {
                         code: "reference_not_found",

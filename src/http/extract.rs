@@ -96,8 +96,8 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
+                let chunk =
+                    chunk.map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
                 if body.len() + chunk.len() > limit {
                     return Err(ApiError::PayloadTooLarge { limit });
                 }

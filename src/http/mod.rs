@@ -23,11 +23,14 @@ pub struct AppState {
 
 /// Error handlers for the built-in extractors, so their failures are problem+json too.
 pub fn extractor_configs(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::QueryConfig::default().error_handler(|err, _| {
-        ApiError::bad_request("invalid_query", err.to_string()).into()
-    }))
+    cfg.app_data(
+        web::QueryConfig::default()
+            .error_handler(|err, _| ApiError::bad_request("invalid_query", err.to_string()).into()),
+    )
     .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-    .app_data(web::JsonConfig::default().error_handler(|err, _| {
-        ApiError::bad_request("malformed_json", err.to_string()).into()
-    }));
+    .app_data(
+        web::JsonConfig::default().error_handler(|err, _| {
+            ApiError::bad_request("malformed_json", err.to_string()).into()
+        }),
+    );
 }

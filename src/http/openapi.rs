@@ -15,7 +15,9 @@ impl Modify for SecurityAddon {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A token from POST /api/v1/auth/login or POST /api/v1/me/tokens"))
+                    .description(Some(
+                        "A token from POST /api/v1/auth/login or POST /api/v1/me/tokens",
+                    ))
                     .build(),
             ),
         );

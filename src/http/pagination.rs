@@ -73,7 +73,12 @@ pub fn encode_cursor((at, id): (DateTime<Utc>, Uuid)) -> String {
 }
 
 pub fn decode_cursor(s: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let bad = || ApiError::bad_request("invalid_cursor", "the cursor is not one this service issued");
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_cursor",
+            "the cursor is not one this service issued",
+        )
+    };
     let raw = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (micros, id) = text.split_once('|').ok_or_else(bad)?;

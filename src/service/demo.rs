@@ -27,16 +27,77 @@ struct DemoOrg {
 }
 
 const ORGS: &[DemoOrg] = &[
-    DemoOrg { name: "昆山市玉山镇阳光助老服务中心", org_type: OrganizationType::PrivateNonEnterprise, head: "52320583", body: "MJ5A0001", district: "昆山市玉山镇", rating: Some(Rating::A4), party: PartyBuildingStatus::IndependentBranch, members: 7, assessment: AssessmentResult::Passed, registered: (2016, 3, 1), contact: "yangguang@example.org" },
-    DemoOrg { name: "苏州市姑苏区妇女儿童关爱协会", org_type: OrganizationType::SocialGroup, head: "51320508", body: "MJ5B0002", district: "苏州市姑苏区", rating: Some(Rating::A3), party: PartyBuildingStatus::JointBranch, members: 3, assessment: AssessmentResult::Passed, registered: (2014, 9, 15), contact: "guanai@example.org" },
-    DemoOrg { name: "无锡市滨湖区绿色家园垃圾分类促进会", org_type: OrganizationType::SocialGroup, head: "51320211", body: "MJ5C0003", district: "无锡市滨湖区", rating: Some(Rating::A2), party: PartyBuildingStatus::InstructorOnly, members: 0, assessment: AssessmentResult::NotAssessed, registered: (2019, 6, 20), contact: "lvse@example.org" },
-    DemoOrg { name: "成都市锦江区爱有戏社区发展中心", org_type: OrganizationType::PrivateNonEnterprise, head: "52510104", body: "MJ5D0004", district: "成都市锦江区", rating: Some(Rating::A5), party: PartyBuildingStatus::IndependentBranch, members: 12, assessment: AssessmentResult::Passed, registered: (2009, 4, 8), contact: "aiyouxi@example.org" },
-    DemoOrg { name: "昆山市周市镇邻里互助睦邻社", org_type: OrganizationType::CommunityOrganization, head: "", body: "", district: "昆山市周市镇", rating: None, party: PartyBuildingStatus::None, members: 0, assessment: AssessmentResult::NotAssessed, registered: (2025, 11, 1), contact: "mulin@example.org" },
+    DemoOrg {
+        name: "昆山市玉山镇阳光助老服务中心",
+        org_type: OrganizationType::PrivateNonEnterprise,
+        head: "52320583",
+        body: "MJ5A0001",
+        district: "昆山市玉山镇",
+        rating: Some(Rating::A4),
+        party: PartyBuildingStatus::IndependentBranch,
+        members: 7,
+        assessment: AssessmentResult::Passed,
+        registered: (2016, 3, 1),
+        contact: "yangguang@example.org",
+    },
+    DemoOrg {
+        name: "苏州市姑苏区妇女儿童关爱协会",
+        org_type: OrganizationType::SocialGroup,
+        head: "51320508",
+        body: "MJ5B0002",
+        district: "苏州市姑苏区",
+        rating: Some(Rating::A3),
+        party: PartyBuildingStatus::JointBranch,
+        members: 3,
+        assessment: AssessmentResult::Passed,
+        registered: (2014, 9, 15),
+        contact: "guanai@example.org",
+    },
+    DemoOrg {
+        name: "无锡市滨湖区绿色家园垃圾分类促进会",
+        org_type: OrganizationType::SocialGroup,
+        head: "51320211",
+        body: "MJ5C0003",
+        district: "无锡市滨湖区",
+        rating: Some(Rating::A2),
+        party: PartyBuildingStatus::InstructorOnly,
+        members: 0,
+        assessment: AssessmentResult::NotAssessed,
+        registered: (2019, 6, 20),
+        contact: "lvse@example.org",
+    },
+    DemoOrg {
+        name: "成都市锦江区爱有戏社区发展中心",
+        org_type: OrganizationType::PrivateNonEnterprise,
+        head: "52510104",
+        body: "MJ5D0004",
+        district: "成都市锦江区",
+        rating: Some(Rating::A5),
+        party: PartyBuildingStatus::IndependentBranch,
+        members: 12,
+        assessment: AssessmentResult::Passed,
+        registered: (2009, 4, 8),
+        contact: "aiyouxi@example.org",
+    },
+    DemoOrg {
+        name: "昆山市周市镇邻里互助睦邻社",
+        org_type: OrganizationType::CommunityOrganization,
+        head: "",
+        body: "",
+        district: "昆山市周市镇",
+        rating: None,
+        party: PartyBuildingStatus::None,
+        members: 0,
+        assessment: AssessmentResult::NotAssessed,
+        registered: (2025, 11, 1),
+        contact: "mulin@example.org",
+    },
 ];
 
 pub async fn seed(db: &Database, settings: &Settings) -> anyhow::Result<()> {
     let mut conn = db.conn().await?;
-    let existing = organizations::list(&mut conn, Scope::All, &Default::default(), None, 1000).await?;
+    let existing =
+        organizations::list(&mut conn, Scope::All, &Default::default(), None, 1000).await?;
     drop(conn);
     let mut org_ids = Vec::new();
     for o in ORGS {
@@ -74,9 +135,24 @@ pub async fn seed(db: &Database, settings: &Settings) -> anyhow::Result<()> {
         ("reviewer1@demo.gongyi", "评审专家 王", Role::Reviewer, None),
         ("reviewer2@demo.gongyi", "评审专家 赵", Role::Reviewer, None),
         ("reviewer3@demo.gongyi", "评审专家 陈", Role::Reviewer, None),
-        ("applicant1@demo.gongyi", "阳光助老 申报人", Role::Applicant, Some(org_ids[0])),
-        ("applicant2@demo.gongyi", "妇女儿童关爱 申报人", Role::Applicant, Some(org_ids[1])),
-        ("applicant3@demo.gongyi", "绿色家园 申报人", Role::Applicant, Some(org_ids[2])),
+        (
+            "applicant1@demo.gongyi",
+            "阳光助老 申报人",
+            Role::Applicant,
+            Some(org_ids[0]),
+        ),
+        (
+            "applicant2@demo.gongyi",
+            "妇女儿童关爱 申报人",
+            Role::Applicant,
+            Some(org_ids[1]),
+        ),
+        (
+            "applicant3@demo.gongyi",
+            "绿色家园 申报人",
+            Role::Applicant,
+            Some(org_ids[2]),
+        ),
     ];
     for (email, name, role, org) in people {
         let mut conn = db.conn().await?;

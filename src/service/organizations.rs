@@ -5,7 +5,9 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::domain::credit_code::{check_code_matches_type, CreditCode, OrganizationType};
-use crate::domain::rating::{check_rating, AssessmentResult, PartyBuildingStatus, Rating, RatingCaps};
+use crate::domain::rating::{
+    check_rating, AssessmentResult, PartyBuildingStatus, Rating, RatingCaps,
+};
 use crate::domain::violation::Violation;
 use crate::http::error::ApiError;
 use crate::storage::models::{OrganizationInsertForm, OrganizationRow, OrganizationUpdateForm};
@@ -58,13 +60,21 @@ impl OrganizationFacts {
     pub fn check(&self, caps: &RatingCaps) -> Result<(), ApiError> {
         let mut v = Vec::new();
         if self.name.trim().is_empty() || self.name.chars().count() > 200 {
-            v.push(Violation::new("length", "name has 1 to 200 characters").limit("1..200").field("name"));
+            v.push(
+                Violation::new("length", "name has 1 to 200 characters")
+                    .limit("1..200")
+                    .field("name"),
+            );
         }
         let code = match self.credit_code.as_deref() {
             Some(raw) => match CreditCode::parse(raw) {
                 Ok(c) => Some(c),
                 Err(e) => {
-                    v.push(Violation::new("credit_code", e.to_string()).actual(raw).field("credit_code"));
+                    v.push(
+                        Violation::new("credit_code", e.to_string())
+                            .actual(raw)
+                            .field("credit_code"),
+                    );
                     None
                 }
             },
@@ -80,29 +90,42 @@ impl OrganizationFacts {
             }
         }
         if self.rating.is_some() != self.rating_valid_until.is_some() {
-            v.push(Violation::new(
-                "rating_validity",
-                "a rating needs the date it is valid until, and that date needs a rating",
-            )
-            .field("rating_valid_until"));
+            v.push(
+                Violation::new(
+                    "rating_validity",
+                    "a rating needs the date it is valid until, and that date needs a rating",
+                )
+                .field("rating_valid_until"),
+            );
         }
         if self.party_member_count < 0 {
-            v.push(Violation::new("range", "party_member_count cannot be negative").limit(">= 0").actual(self.party_member_count).field("party_member_count"));
+            v.push(
+                Violation::new("range", "party_member_count cannot be negative")
+                    .limit(">= 0")
+                    .actual(self.party_member_count)
+                    .field("party_member_count"),
+            );
         }
         if self.party_building_status == PartyBuildingStatus::None && self.party_member_count > 0 {
             // "三无" means no members either; the facts would contradict each other.
-            v.push(Violation::new(
-                "party_building_consistency",
-                "status `none` means no party members; set a status or a member count of 0",
-            )
-            .actual(self.party_member_count)
-            .field("party_member_count"));
+            v.push(
+                Violation::new(
+                    "party_building_consistency",
+                    "status `none` means no party members; set a status or a member count of 0",
+                )
+                .actual(self.party_member_count)
+                .field("party_member_count"),
+            );
         }
         if self.contact_email.len() > 254
             || (!self.contact_email.is_empty()
                 && !validator::ValidateEmail::validate_email(&self.contact_email))
         {
-            v.push(Violation::new("email", "contact_email is not an email address").actual(&self.contact_email).field("contact_email"));
+            v.push(
+                Violation::new("email", "contact_email is not an email address")
+                    .actual(&self.contact_email)
+                    .field("contact_email"),
+            );
         }
         for (field, value, max) in [
             ("district", &self.district, 100),
@@ -110,11 +133,24 @@ impl OrganizationFacts {
             ("contact_phone", &self.contact_phone, 40),
         ] {
             if value.chars().count() > max {
-                v.push(Violation::new("length", format!("{field} has at most {max} characters")).limit(max).actual(value.chars().count()).field(field));
+                v.push(
+                    Violation::new("length", format!("{field} has at most {max} characters"))
+                        .limit(max)
+                        .actual(value.chars().count())
+                        .field(field),
+                );
             }
         }
-        if self.blacklisted_until.is_some() && self.blacklist_reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-            v.push(Violation::new("blacklist_reason", "blacklisting needs a reason").field("blacklist_reason"));
+        if self.blacklisted_until.is_some()
+            && self
+                .blacklist_reason
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty())
+        {
+            v.push(
+                Violation::new("blacklist_reason", "blacklisting needs a reason")
+                    .field("blacklist_reason"),
+            );
         }
         if !v.is_empty() {
             return Err(ApiError::Validation(v));
@@ -127,7 +163,10 @@ impl OrganizationFacts {
         ) {
             return Err(ApiError::RuleViolation(vec![Violation::new(
                 "rating_cap",
-                format!("rating {requested} is above the cap {}: {}", cap.max, cap.explanation),
+                format!(
+                    "rating {requested} is above the cap {}: {}",
+                    cap.max, cap.explanation
+                ),
             )
             .limit(format!("{} ({})", cap.max, cap.reason))
             .actual(requested)
@@ -202,7 +241,16 @@ pub async fn create(
     conn.transaction::<_, ApiError, _>(|conn| {
         async move {
             let row = organizations::insert(conn, &form).await?;
-            super::audit(conn, actor, "organization.created", "organization", row.id, None::<&()>, Some(&audit_view(&row))).await?;
+            super::audit(
+                conn,
+                actor,
+                "organization.created",
+                "organization",
+                row.id,
+                None::<&()>,
+                Some(&audit_view(&row)),
+            )
+            .await?;
             Ok(row)
         }
         .scope_boxed()
@@ -228,7 +276,16 @@ pub async fn update(
             change(&mut facts);
             facts.check(&RatingCaps::default())?;
             let row = organizations::update(conn, id, &facts.update_form()).await?;
-            super::audit(conn, Some(actor), "organization.updated", "organization", id, Some(&audit_view(&before)), Some(&audit_view(&row))).await?;
+            super::audit(
+                conn,
+                Some(actor),
+                "organization.updated",
+                "organization",
+                id,
+                Some(&audit_view(&before)),
+                Some(&audit_view(&row)),
+            )
+            .await?;
             Ok(row)
         }
         .scope_boxed()

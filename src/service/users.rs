@@ -50,8 +50,11 @@ pub async fn create(
     }
     match (input.role, input.organization_id) {
         (Role::Applicant, None) => violations.push(
-            Violation::new("applicant_organization", "an applicant user belongs to an organization")
-                .field("organization_id"),
+            Violation::new(
+                "applicant_organization",
+                "an applicant user belongs to an organization",
+            )
+            .field("organization_id"),
         ),
         (role, Some(_)) if role != Role::Applicant => violations.push(
             Violation::new(

@@ -14,7 +14,8 @@ pub async fn run_migrations(database_url: &str) -> anyhow::Result<Vec<String>> {
     let url = database_url.to_string();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
         let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
-            <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url).context("connecting to run migrations")?;
+            <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)
+                .context("connecting to run migrations")?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?;
@@ -31,7 +32,9 @@ pub fn split_database_url(url: &str) -> anyhow::Result<(String, String)> {
     };
     let (server, name) = base
         .rsplit_once('/')
-        .filter(|(server, name)| server.contains("://") && !server.ends_with('/') && !name.is_empty())
+        .filter(|(server, name)| {
+            server.contains("://") && !server.ends_with('/') && !name.is_empty()
+        })
         .context("DATABASE_URL must name a database, e.g. postgres://user@host:5432/gongyi")?;
     let mut maintenance = format!("{server}/postgres");
     if let Some(q) = query {
@@ -52,12 +55,11 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<bo
         #[diesel(sql_type = diesel::sql_types::Bool)]
         exists: bool,
     }
-    let found: Exists = diesel::sql_query(
-        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists",
-    )
-    .bind::<diesel::sql_types::Text, _>(&name)
-    .get_result(&mut conn)
-    .await?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .get_result(&mut conn)
+            .await?;
     if found.exists {
         return Ok(false);
     }

@@ -98,7 +98,9 @@ pub async fn list(
         q = q.filter(
             organizations::created_at
                 .gt(at)
-                .or(organizations::created_at.eq(at).and(organizations::id.gt(id))),
+                .or(organizations::created_at
+                    .eq(at)
+                    .and(organizations::id.gt(id))),
         );
     }
     Ok(q.order((organizations::created_at, organizations::id))
@@ -109,5 +111,7 @@ pub async fn list(
 
 /// Escapes LIKE wildcards so a search for `50%` means the text `50%`.
 pub fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

@@ -29,7 +29,11 @@ pub async fn find_caller(
         .inner_join(users::table)
         .filter(api_tokens::digest.eq(digest))
         .filter(api_tokens::revoked_at.is_null())
-        .filter(api_tokens::expires_at.is_null().or(api_tokens::expires_at.gt(now)))
+        .filter(
+            api_tokens::expires_at
+                .is_null()
+                .or(api_tokens::expires_at.gt(now)),
+        )
         .filter(users::active.eq(true))
         .select(UserRow::as_select())
         .first(conn)

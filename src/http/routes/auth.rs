@@ -58,7 +58,9 @@ pub async fn login(
     let (failures, oldest) =
         tokens::recent_login_failures(&mut conn, &email_lower, now - window).await?;
     if failures >= auth.login_max_failures {
-        let retry = oldest.map(|t| (t + window - now).num_seconds().max(1)).unwrap_or(60);
+        let retry = oldest
+            .map(|t| (t + window - now).num_seconds().max(1))
+            .unwrap_or(60);
         return Err(ApiError::TooManyRequests {
             retry_after_secs: retry as u64,
         });

@@ -73,8 +73,11 @@ pub async fn create_token(
     let body = body.0;
     if body.expires_at.is_some_and(|t| t <= Utc::now()) {
         return Err(ApiError::invalid(
-            crate::domain::violation::Violation::new("future_date", "expires_at must be in the future")
-                .field("expires_at"),
+            crate::domain::violation::Violation::new(
+                "future_date",
+                "expires_at must be in the future",
+            )
+            .field("expires_at"),
         ));
     }
     let issued = token::generate();

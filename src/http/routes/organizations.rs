@@ -89,16 +89,42 @@ impl OrganizationPatch {
     fn restricted_fields(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
         macro_rules! check { ($($f:ident),*) => { $( if self.$f.is_some() { out.push(stringify!($f)); } )* } }
-        check!(name, credit_code, org_type, registration_date, district, rating, rating_valid_until,
-            party_building_status, party_member_count, party_assessment, blacklisted_until, blacklist_reason);
+        check!(
+            name,
+            credit_code,
+            org_type,
+            registration_date,
+            district,
+            rating,
+            rating_valid_until,
+            party_building_status,
+            party_member_count,
+            party_assessment,
+            blacklisted_until,
+            blacklist_reason
+        );
         out
     }
 
     fn apply(self, f: &mut OrganizationFacts) {
         macro_rules! set { ($($x:ident),*) => { $( if let Some(v) = self.$x { f.$x = v; } )* } }
-        set!(name, credit_code, org_type, registration_date, district, contact_person, contact_phone,
-            contact_email, rating, rating_valid_until, party_building_status, party_member_count,
-            party_assessment, blacklisted_until, blacklist_reason);
+        set!(
+            name,
+            credit_code,
+            org_type,
+            registration_date,
+            district,
+            contact_person,
+            contact_phone,
+            contact_email,
+            rating,
+            rating_valid_until,
+            party_building_status,
+            party_member_count,
+            party_assessment,
+            blacklisted_until,
+            blacklist_reason
+        );
     }
 }
 
@@ -221,7 +247,14 @@ pub async fn list_organizations(
         district: q.district,
     };
     let mut conn = state.db.conn().await?;
-    let rows = organizations::list(&mut conn, caller.organization_scope(), &filter, page.after, page.fetch()).await?;
+    let rows = organizations::list(
+        &mut conn,
+        caller.organization_scope(),
+        &filter,
+        page.after,
+        page.fetch(),
+    )
+    .await?;
     let views = rows
         .into_iter()
         .map(|r| OrganizationView::from_row(r, &caller))
@@ -269,10 +302,20 @@ pub async fn update_organization(
             organizations::get(&mut conn, caller.organization_scope(), id).await?;
             return Err(ApiError::Forbidden {
                 code: "field_not_allowed",
-                detail: format!("applicants may change contact fields only, not: {}", restricted.join(", ")),
+                detail: format!(
+                    "applicants may change contact fields only, not: {}",
+                    restricted.join(", ")
+                ),
             });
         }
     }
-    let row = svc::update(&state.db, caller.organization_scope(), id, &caller, move |f| patch.apply(f)).await?;
+    let row = svc::update(
+        &state.db,
+        caller.organization_scope(),
+        id,
+        &caller,
+        move |f| patch.apply(f),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(OrganizationView::from_row(row, &caller)?))
 }

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Starts the service on 127.0.0.1:8080 with its database ready and migrated.
+#   scripts/run.sh          # serve
+#   scripts/run.sh --demo   # load the demo data set first
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/db.sh
+db_ensure
+export GONGYI_ENV="${GONGYI_ENV:-development}"
+cargo build --bin gongyi
+./target/debug/gongyi migrate
+if [ "${1:-}" = "--demo" ]; then
+  ./target/debug/gongyi seed-demo
+fi
+exec ./target/debug/gongyi serve

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the whole suite against a real Postgres (DATABASE_URL if it answers, else a local one).
+# Each integration test clones its own database from a migrated template.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/db.sh
+db_ensure
+export GONGYI_ENV=test
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo test --all-targets
