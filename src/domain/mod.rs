@@ -3,9 +3,13 @@
 
 #[macro_use]
 pub mod macros;
+pub mod budget;
 pub mod credit_code;
+pub mod eligibility;
 pub mod lifecycle;
+pub mod money;
 pub mod rating;
+pub mod round;
 pub mod user;
 pub mod violation;
 
