@@ -1,10 +1,12 @@
 //! Every API route, listed once: the same list registers the handlers with actix and their
 //! descriptions with the OpenAPI document, so no route can be served undocumented.
 
+pub mod applications;
 pub mod auth;
 pub mod health;
 pub mod me;
 pub mod organizations;
+pub mod rounds;
 pub mod users;
 
 #[allow(unused_imports)]
@@ -58,5 +60,20 @@ api! {
         organizations::list_organizations,
         organizations::get_organization,
         organizations::update_organization,
+        rounds::create_round,
+        rounds::list_rounds,
+        rounds::get_round,
+        rounds::update_round,
+        rounds::open_round,
+        rounds::close_round,
+        applications::create_application,
+        applications::list_applications,
+        applications::get_application,
+        applications::update_application,
+        applications::replace_budget,
+        applications::validate_application,
+        applications::submit_application,
+        applications::withdraw_application,
+        applications::screen_application,
     ]
 }
