@@ -14,7 +14,9 @@ use crate::http::error::ApiError;
 use crate::http::views::parse_text;
 use crate::service::organizations::OrganizationFacts;
 use crate::service::rounds::RoundSpec;
-use crate::storage::models::{ApplicationInsertForm, ApplicationRow, ApplicationUpdateForm, BudgetLineRow};
+use crate::storage::models::{
+    ApplicationInsertForm, ApplicationRow, ApplicationUpdateForm, BudgetLineRow,
+};
 use crate::storage::{applications, organizations, rounds, Database, Scope};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -38,10 +40,16 @@ pub struct ApplicationContent {
     /// Who the project serves.
     pub beneficiaries: Option<String>,
     pub beneficiary_count: Option<u32>,
-    #[serde(default, deserialize_with = "crate::http::routes::organizations::double_option")]
+    #[serde(
+        default,
+        deserialize_with = "crate::http::routes::organizations::double_option"
+    )]
     #[schema(value_type = Option<chrono::NaiveDate>)]
     pub start_date: Option<Option<chrono::NaiveDate>>,
-    #[serde(default, deserialize_with = "crate::http::routes::organizations::double_option")]
+    #[serde(
+        default,
+        deserialize_with = "crate::http::routes::organizations::double_option"
+    )]
     #[schema(value_type = Option<chrono::NaiveDate>)]
     pub end_date: Option<Option<chrono::NaiveDate>>,
     pub requested_grant: Option<crate::domain::money::Money>,
@@ -53,7 +61,10 @@ pub struct ApplicationContent {
     /// Declared red public-benefit project (红色公益项目).
     pub red_project: Option<bool>,
     /// Second-year continuation: the same organization's funded application of an earlier round.
-    #[serde(default, deserialize_with = "crate::http::routes::organizations::double_option")]
+    #[serde(
+        default,
+        deserialize_with = "crate::http::routes::organizations::double_option"
+    )]
     #[schema(value_type = Option<Uuid>)]
     pub previous_application_id: Option<Option<Uuid>>,
 }
@@ -61,23 +72,39 @@ pub struct ApplicationContent {
 impl ApplicationContent {
     fn apply(self, f: &mut ApplicationUpdateForm) -> Vec<Violation> {
         let mut v = Vec::new();
-        let mut text = |field: &str, value: Option<String>, min: usize, max: usize| -> Option<String> {
-            let value = value?;
-            let n = value.trim().chars().count();
-            if n < min || n > max {
-                v.push(Violation::new("length", format!("{field} has {min} to {max} characters")).limit(format!("{min}..{max}")).actual(n).field(field));
-            }
-            Some(value.trim().to_string())
-        };
+        let mut text =
+            |field: &str, value: Option<String>, min: usize, max: usize| -> Option<String> {
+                let value = value?;
+                let n = value.trim().chars().count();
+                if n < min || n > max {
+                    v.push(
+                        Violation::new("length", format!("{field} has {min} to {max} characters"))
+                            .limit(format!("{min}..{max}"))
+                            .actual(n)
+                            .field(field),
+                    );
+                }
+                Some(value.trim().to_string())
+            };
         f.title = text("title", self.title, 1, 200);
         f.focus_area = text("focus_area", self.focus_area, 1, 100);
         f.summary = text("summary", self.summary, 0, 5000);
         f.beneficiaries = text("beneficiaries", self.beneficiaries, 0, 1000);
-        f.party_activity_description = text("party_activity_description", self.party_activity_description, 0, 2000);
+        f.party_activity_description = text(
+            "party_activity_description",
+            self.party_activity_description,
+            0,
+            2000,
+        );
         let mut count = |field: &str, value: Option<u32>| -> Option<i32> {
             let value = value?;
             if value > 10_000_000 {
-                v.push(Violation::new("range", format!("{field} is at most 10000000")).limit(10_000_000).actual(value).field(field));
+                v.push(
+                    Violation::new("range", format!("{field} is at most 10000000"))
+                        .limit(10_000_000)
+                        .actual(value)
+                        .field(field),
+                );
             }
             Some(value.min(10_000_000) as i32)
         };
@@ -91,11 +118,25 @@ impl ApplicationContent {
         f.previous_application_id = self.previous_application_id;
         if let Some(team) = self.team {
             if team.len() > 100 {
-                v.push(Violation::new("team", "a team has at most 100 members").limit(100).actual(team.len()).field("team"));
+                v.push(
+                    Violation::new("team", "a team has at most 100 members")
+                        .limit(100)
+                        .actual(team.len())
+                        .field("team"),
+                );
             }
             for (i, m) in team.iter().enumerate() {
-                if m.name.trim().is_empty() || m.name.chars().count() > 100 || m.role.chars().count() > 100 {
-                    v.push(Violation::new("length", "a member has a name (1 to 100 characters) and a role (at most 100)").field(format!("team[{i}]")));
+                if m.name.trim().is_empty()
+                    || m.name.chars().count() > 100
+                    || m.role.chars().count() > 100
+                {
+                    v.push(
+                        Violation::new(
+                            "length",
+                            "a member has a name (1 to 100 characters) and a role (at most 100)",
+                        )
+                        .field(format!("team[{i}]")),
+                    );
                 }
             }
             f.team = Some(serde_json::to_value(team).expect("team serializes"));
@@ -106,21 +147,34 @@ impl ApplicationContent {
 
 fn locked_draft(row: &ApplicationRow) -> Result<(), ApiError> {
     if row.status != ApplicationStatus::Draft.as_str() {
-        return Err(ApiError::invalid_state(format!("only a draft can be edited; this application is {}", row.status)));
+        return Err(ApiError::invalid_state(format!(
+            "only a draft can be edited; this application is {}",
+            row.status
+        )));
     }
     Ok(())
 }
 
 /// Checks the content against the round: focus area, continuation link.
-async fn check_content(conn: &mut AsyncPgConnection, row: &ApplicationRow, round: &RoundSpec) -> Result<(), ApiError> {
+async fn check_content(
+    conn: &mut AsyncPgConnection,
+    row: &ApplicationRow,
+    round: &RoundSpec,
+) -> Result<(), ApiError> {
     let mut v = Vec::new();
     if !round.focus_areas.iter().any(|a| a == &row.focus_area) {
-        v.push(Violation::new("focus_area", "the focus area must be one of the round's").limit(round.focus_areas.join(", ")).actual(&row.focus_area).field("focus_area"));
+        v.push(
+            Violation::new("focus_area", "the focus area must be one of the round's")
+                .limit(round.focus_areas.join(", "))
+                .actual(&row.focus_area)
+                .field("focus_area"),
+        );
     }
     if let Some(prev) = row.previous_application_id {
         // Rule 7: a funded project of the same organization in another round.
         let funded = ["approved", "contracted", "in_progress", "completed"];
-        let ok = match applications::get(conn, Scope::Organization(row.organization_id), prev).await {
+        let ok = match applications::get(conn, Scope::Organization(row.organization_id), prev).await
+        {
             Ok(p) => p.round_id != row.round_id && funded.contains(&p.status.as_str()),
             Err(crate::storage::StorageError::Diesel(diesel::result::Error::NotFound)) => false,
             Err(e) => return Err(e.into()),
@@ -129,11 +183,22 @@ async fn check_content(conn: &mut AsyncPgConnection, row: &ApplicationRow, round
             v.push(Violation::new("continuation", "previous_application_id must name a funded project of the same organization in an earlier round").actual(prev).field("previous_application_id"));
         }
     }
-    if v.is_empty() { Ok(()) } else { Err(ApiError::Validation(v)) }
+    if v.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(v))
+    }
 }
 
-pub async fn create(db: &Database, caller: &Caller, round_id: Uuid, content: ApplicationContent) -> Result<ApplicationRow, ApiError> {
-    let org = caller.organization_id.ok_or_else(|| ApiError::forbidden("only applicants of an organization create applications"))?;
+pub async fn create(
+    db: &Database,
+    caller: &Caller,
+    round_id: Uuid,
+    content: ApplicationContent,
+) -> Result<ApplicationRow, ApiError> {
+    let org = caller.organization_id.ok_or_else(|| {
+        ApiError::forbidden("only applicants of an organization create applications")
+    })?;
     let mut missing = Vec::new();
     if content.title.is_none() {
         missing.push(Violation::new("required", "title is required").field("title"));
@@ -149,7 +214,10 @@ pub async fn create(db: &Database, caller: &Caller, round_id: Uuid, content: App
         async move {
             let round_row = rounds::get(conn, round_id, false).await?;
             if round_row.status != RoundStatus::Open.as_str() {
-                return Err(ApiError::invalid_state(format!("the round is {}, not open", round_row.status)));
+                return Err(ApiError::invalid_state(format!(
+                    "the round is {}, not open",
+                    round_row.status
+                )));
             }
             let round = RoundSpec::from_row(&round_row)?;
             let id = Uuid::new_v4();
@@ -181,7 +249,16 @@ pub async fn create(db: &Database, caller: &Caller, round_id: Uuid, content: App
             };
             let row = applications::insert(conn, &insert).await?;
             check_content(conn, &row, &round).await?;
-            super::audit(conn, Some(caller), "application.created", "application", row.id, None::<&()>, Some(&serde_json::json!({"title": row.title, "round_id": round_id}))).await?;
+            super::audit(
+                conn,
+                Some(caller),
+                "application.created",
+                "application",
+                row.id,
+                None::<&()>,
+                Some(&serde_json::json!({"title": row.title, "round_id": round_id})),
+            )
+            .await?;
             Ok(row)
         }
         .scope_boxed()
@@ -189,7 +266,12 @@ pub async fn create(db: &Database, caller: &Caller, round_id: Uuid, content: App
     .await
 }
 
-pub async fn update(db: &Database, caller: &Caller, id: Uuid, content: ApplicationContent) -> Result<ApplicationRow, ApiError> {
+pub async fn update(
+    db: &Database,
+    caller: &Caller,
+    id: Uuid,
+    content: ApplicationContent,
+) -> Result<ApplicationRow, ApiError> {
     let mut conn = db.conn().await?;
     conn.transaction::<_, ApiError, _>(|conn| {
         async move {
@@ -205,7 +287,16 @@ pub async fn update(db: &Database, caller: &Caller, id: Uuid, content: Applicati
             let row = applications::update(conn, id, &form).await?;
             let round = RoundSpec::from_row(&rounds::get(conn, row.round_id, true).await?)?;
             check_content(conn, &row, &round).await?;
-            super::audit(conn, Some(caller), "application.updated", "application", id, None::<&()>, Some(&serde_json::json!({"title": row.title}))).await?;
+            super::audit(
+                conn,
+                Some(caller),
+                "application.updated",
+                "application",
+                id,
+                None::<&()>,
+                Some(&serde_json::json!({"title": row.title})),
+            )
+            .await?;
             Ok(row)
         }
         .scope_boxed()
@@ -214,7 +305,12 @@ pub async fn update(db: &Database, caller: &Caller, id: Uuid, content: Applicati
 }
 
 /// Replaces all budget lines of a draft; amounts and sums are computed here.
-pub async fn replace_budget(db: &Database, caller: &Caller, id: Uuid, lines: Vec<BudgetLineInput>) -> Result<(ApplicationRow, Vec<BudgetLineRow>), ApiError> {
+pub async fn replace_budget(
+    db: &Database,
+    caller: &Caller,
+    id: Uuid,
+    lines: Vec<BudgetLineInput>,
+) -> Result<(ApplicationRow, Vec<BudgetLineRow>), ApiError> {
     let v = validate_lines(&lines);
     if !v.is_empty() {
         return Err(ApiError::Validation(v));
@@ -234,7 +330,12 @@ pub async fn replace_budget(db: &Database, caller: &Caller, id: Uuid, lines: Vec
             funded_by: l.funded_by.as_str().into(),
         })
         .collect();
-    let sums = summarize(lines.iter().zip(&rows).map(|(l, r)| (l.category, l.funded_by, r.amount)));
+    let sums = summarize(
+        lines
+            .iter()
+            .zip(&rows)
+            .map(|(l, r)| (l.category, l.funded_by, r.amount)),
+    );
     let mut conn = db.conn().await?;
     conn.transaction::<_, ApiError, _>(|conn| {
         async move {
@@ -242,16 +343,29 @@ pub async fn replace_budget(db: &Database, caller: &Caller, id: Uuid, lines: Vec
             let before = applications::lock(conn, id).await?;
             locked_draft(&before)?;
             applications::replace_budget(conn, id, &rows).await?;
-            let row = applications::update(conn, id, &ApplicationUpdateForm {
-                budget_total: Some(sums.total),
-                budget_personnel: Some(sums.personnel),
-                budget_grant: Some(sums.grant_funded),
-                budget_self: Some(sums.self_funded),
-                updated_at: Some(Utc::now()),
-                ..Default::default()
-            }).await?;
-            super::audit(conn, Some(caller), "application.budget_replaced", "application", id,
-                Some(&serde_json::json!({"total": before.budget_total})), Some(&serde_json::json!({"total": sums.total, "lines": rows.len()}))).await?;
+            let row = applications::update(
+                conn,
+                id,
+                &ApplicationUpdateForm {
+                    budget_total: Some(sums.total),
+                    budget_personnel: Some(sums.personnel),
+                    budget_grant: Some(sums.grant_funded),
+                    budget_self: Some(sums.self_funded),
+                    updated_at: Some(Utc::now()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            super::audit(
+                conn,
+                Some(caller),
+                "application.budget_replaced",
+                "application",
+                id,
+                Some(&serde_json::json!({"total": before.budget_total})),
+                Some(&serde_json::json!({"total": sums.total, "lines": rows.len()})),
+            )
+            .await?;
             Ok((row, rows))
         }
         .scope_boxed()
@@ -260,12 +374,22 @@ pub async fn replace_budget(db: &Database, caller: &Caller, id: Uuid, lines: Vec
 }
 
 /// Every submission rule over the current state; `conn` may hold the quota lock.
-async fn violations(conn: &mut AsyncPgConnection, row: &ApplicationRow) -> Result<Vec<Violation>, ApiError> {
+async fn violations(
+    conn: &mut AsyncPgConnection,
+    row: &ApplicationRow,
+) -> Result<Vec<Violation>, ApiError> {
     let round_row = rounds::get(conn, row.round_id, true).await?;
     let round = RoundSpec::from_row(&round_row)?;
-    let org = OrganizationFacts::from_row(&organizations::get(conn, Scope::All, row.organization_id).await?)?;
-    let statuses: Vec<&str> = ApplicationStatus::QUOTA_STATUSES.iter().map(|s| s.as_str()).collect();
-    let others = applications::count_active(conn, row.organization_id, row.round_id, row.id, &statuses).await?;
+    let org = OrganizationFacts::from_row(
+        &organizations::get(conn, Scope::All, row.organization_id).await?,
+    )?;
+    let statuses: Vec<&str> = ApplicationStatus::QUOTA_STATUSES
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let others =
+        applications::count_active(conn, row.organization_id, row.round_id, row.id, &statuses)
+            .await?;
     let lines = applications::budget_lines(conn, row.id).await?;
     let now = Utc::now();
     let facts = SubmissionFacts {
@@ -297,13 +421,22 @@ async fn violations(conn: &mut AsyncPgConnection, row: &ApplicationRow) -> Resul
     let mut v = check_submission(&facts, &round.rules);
     let round_status: RoundStatus = parse_text(&round_row.status)?;
     if round_status != RoundStatus::Open {
-        v.insert(0, Violation::new("round_open", "the round is not open for submissions").limit("open").actual(round_status));
+        v.insert(
+            0,
+            Violation::new("round_open", "the round is not open for submissions")
+                .limit("open")
+                .actual(round_status),
+        );
     }
     Ok(v)
 }
 
 /// Dry run: every rule, nothing changed.
-pub async fn validate(db: &Database, caller: &Caller, id: Uuid) -> Result<Vec<Violation>, ApiError> {
+pub async fn validate(
+    db: &Database,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Vec<Violation>, ApiError> {
     let mut conn = db.conn().await?;
     let row = applications::get(&mut conn, caller.organization_scope(), id).await?;
     violations(&mut conn, &row).await
@@ -320,21 +453,36 @@ pub async fn submit(db: &Database, caller: &Caller, id: Uuid) -> Result<Applicat
             let row = applications::lock(conn, id).await?;
             let status: ApplicationStatus = parse_text(&row.status)?;
             if !status.can_become(ApplicationStatus::Submitted) {
-                return Err(ApiError::invalid_state(format!("an application that is {status} cannot be submitted")));
+                return Err(ApiError::invalid_state(format!(
+                    "an application that is {status} cannot be submitted"
+                )));
             }
             let v = violations(conn, &row).await?;
             if !v.is_empty() {
                 return Err(ApiError::RuleViolation(v));
             }
             let now = Utc::now();
-            let updated = applications::update(conn, id, &ApplicationUpdateForm {
-                status: Some(ApplicationStatus::Submitted.as_str().into()),
-                submitted_at: Some(Some(now)),
-                updated_at: Some(now),
-                ..Default::default()
-            }).await?;
-            super::audit(conn, Some(caller), "application.submitted", "application", id,
-                Some(&serde_json::json!({"status": status})), Some(&serde_json::json!({"status": "submitted"}))).await?;
+            let updated = applications::update(
+                conn,
+                id,
+                &ApplicationUpdateForm {
+                    status: Some(ApplicationStatus::Submitted.as_str().into()),
+                    submitted_at: Some(Some(now)),
+                    updated_at: Some(now),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            super::audit(
+                conn,
+                Some(caller),
+                "application.submitted",
+                "application",
+                id,
+                Some(&serde_json::json!({"status": status})),
+                Some(&serde_json::json!({"status": "submitted"})),
+            )
+            .await?;
             Ok(updated)
         }
         .scope_boxed()
@@ -343,7 +491,13 @@ pub async fn submit(db: &Database, caller: &Caller, id: Uuid) -> Result<Applicat
 }
 
 /// Moves an application along its life cycle, checked; `reason` is stored for screening.
-pub async fn transition(db: &Database, caller: &Caller, id: Uuid, next: ApplicationStatus, reason: Option<String>) -> Result<ApplicationRow, ApiError> {
+pub async fn transition(
+    db: &Database,
+    caller: &Caller,
+    id: Uuid,
+    next: ApplicationStatus,
+    reason: Option<String>,
+) -> Result<ApplicationRow, ApiError> {
     let mut conn = db.conn().await?;
     conn.transaction::<_, ApiError, _>(|conn| {
         async move {
@@ -351,16 +505,31 @@ pub async fn transition(db: &Database, caller: &Caller, id: Uuid, next: Applicat
             let row = applications::lock(conn, id).await?;
             let status: ApplicationStatus = parse_text(&row.status)?;
             if !status.can_become(next) {
-                return Err(ApiError::invalid_state(format!("an application that is {status} cannot become {next}")));
+                return Err(ApiError::invalid_state(format!(
+                    "an application that is {status} cannot become {next}"
+                )));
             }
-            let updated = applications::update(conn, id, &ApplicationUpdateForm {
-                status: Some(next.as_str().into()),
-                screening_reason: reason.clone().map(Some),
-                updated_at: Some(Utc::now()),
-                ..Default::default()
-            }).await?;
-            super::audit(conn, Some(caller), &format!("application.{next}"), "application", id,
-                Some(&serde_json::json!({"status": status})), Some(&serde_json::json!({"status": next, "reason": reason}))).await?;
+            let updated = applications::update(
+                conn,
+                id,
+                &ApplicationUpdateForm {
+                    status: Some(next.as_str().into()),
+                    screening_reason: reason.clone().map(Some),
+                    updated_at: Some(Utc::now()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            super::audit(
+                conn,
+                Some(caller),
+                &format!("application.{next}"),
+                "application",
+                id,
+                Some(&serde_json::json!({"status": status})),
+                Some(&serde_json::json!({"status": next, "reason": reason})),
+            )
+            .await?;
             Ok(updated)
         }
         .scope_boxed()

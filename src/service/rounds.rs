@@ -8,7 +8,10 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::domain::lifecycle::RoundStatus;
 use crate::domain::money::Money;
-use crate::domain::round::{validate_rubric, validate_tranches, PartyPointsTable, RoundKind, RoundRules, Rubric, TrancheSpec};
+use crate::domain::round::{
+    validate_rubric, validate_tranches, PartyPointsTable, RoundKind, RoundRules, Rubric,
+    TrancheSpec,
+};
 use crate::domain::violation::Violation;
 use crate::http::error::ApiError;
 use crate::http::views::parse_text;
@@ -36,7 +39,8 @@ pub struct RoundSpec {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, ApiError> {
-    serde_json::from_value(v.clone()).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored round document: {e}")))
+    serde_json::from_value(v.clone())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored round document: {e}")))
 }
 
 fn money(d: Decimal) -> Result<Money, ApiError> {
@@ -68,42 +72,83 @@ impl RoundSpec {
         let mut v = Vec::new();
         let n = self.name.trim().chars().count();
         if n == 0 || n > 200 {
-            v.push(Violation::new("length", "name has 1 to 200 characters").limit("1..200").actual(n).field("name"));
+            v.push(
+                Violation::new("length", "name has 1 to 200 characters")
+                    .limit("1..200")
+                    .actual(n)
+                    .field("name"),
+            );
         }
         if !(2000..=2100).contains(&self.year) {
-            v.push(Violation::new("range", "year is between 2000 and 2100").limit("2000..2100").actual(self.year).field("year"));
+            v.push(
+                Violation::new("range", "year is between 2000 and 2100")
+                    .limit("2000..2100")
+                    .actual(self.year)
+                    .field("year"),
+            );
         }
         if self.total_pool.amount().is_zero() {
-            v.push(Violation::new("range", "the pool is above 0").limit("> 0").actual(self.total_pool).field("total_pool"));
+            v.push(
+                Violation::new("range", "the pool is above 0")
+                    .limit("> 0")
+                    .actual(self.total_pool)
+                    .field("total_pool"),
+            );
         }
         if self.grant_min > self.grant_max || self.grant_max > self.total_pool {
-            v.push(Violation::new("grant_range", "grant_min <= grant_max <= total_pool")
-                .limit(format!("grant_max <= {}", self.total_pool))
-                .actual(format!("{} .. {}", self.grant_min, self.grant_max))
-                .field("grant_max"));
+            v.push(
+                Violation::new("grant_range", "grant_min <= grant_max <= total_pool")
+                    .limit(format!("grant_max <= {}", self.total_pool))
+                    .actual(format!("{} .. {}", self.grant_min, self.grant_max))
+                    .field("grant_max"),
+            );
         }
         if self.opens_at >= self.closes_at {
-            v.push(Violation::new("window", "the window opens before it closes").actual(format!("{} .. {}", self.opens_at, self.closes_at)).field("closes_at"));
+            v.push(
+                Violation::new("window", "the window opens before it closes")
+                    .actual(format!("{} .. {}", self.opens_at, self.closes_at))
+                    .field("closes_at"),
+            );
         }
         if let (Some(s), Some(e)) = (self.project_start, self.project_end) {
             if s >= e {
-                v.push(Violation::new("project_period", "the project period starts before it ends").actual(format!("{s} .. {e}")).field("project_end"));
+                v.push(
+                    Violation::new("project_period", "the project period starts before it ends")
+                        .actual(format!("{s} .. {e}"))
+                        .field("project_end"),
+                );
             }
         }
         let mut seen = std::collections::HashSet::new();
         if self.focus_areas.is_empty() || self.focus_areas.len() > 50 {
-            v.push(Violation::new("focus_areas", "a round has 1 to 50 focus areas").limit("1..50").actual(self.focus_areas.len()).field("focus_areas"));
+            v.push(
+                Violation::new("focus_areas", "a round has 1 to 50 focus areas")
+                    .limit("1..50")
+                    .actual(self.focus_areas.len())
+                    .field("focus_areas"),
+            );
         }
         for (i, a) in self.focus_areas.iter().enumerate() {
             let n = a.trim().chars().count();
             if n == 0 || n > 100 || !seen.insert(a.trim()) {
-                v.push(Violation::new("focus_areas", "focus areas are distinct and have 1 to 100 characters").actual(a).field(format!("focus_areas[{i}]")));
+                v.push(
+                    Violation::new(
+                        "focus_areas",
+                        "focus areas are distinct and have 1 to 100 characters",
+                    )
+                    .actual(a)
+                    .field(format!("focus_areas[{i}]")),
+                );
             }
         }
         self.rules.validate(&mut v);
         validate_rubric(&self.rubric, &self.party_points, &mut v);
         validate_tranches(&self.tranche_schedule, &mut v);
-        if v.is_empty() { Ok(()) } else { Err(ApiError::Validation(v)) }
+        if v.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(v))
+        }
     }
 
     fn json<T: Serialize>(t: &T) -> serde_json::Value {
@@ -121,7 +166,12 @@ impl RoundSpec {
             closes_at: Some(self.closes_at),
             project_start: Some(self.project_start),
             project_end: Some(self.project_end),
-            focus_areas: Some(self.focus_areas.iter().map(|a| a.trim().to_string()).collect()),
+            focus_areas: Some(
+                self.focus_areas
+                    .iter()
+                    .map(|a| a.trim().to_string())
+                    .collect(),
+            ),
             rules: Some(Self::json(&self.rules)),
             rubric: Some(Self::json(&self.rubric)),
             party_points: Some(Self::json(&self.party_points)),
@@ -147,7 +197,11 @@ pub async fn create(db: &Database, spec: RoundSpec, actor: &Caller) -> Result<Ro
         closes_at: spec.closes_at,
         project_start: spec.project_start,
         project_end: spec.project_end,
-        focus_areas: spec.focus_areas.iter().map(|a| a.trim().to_string()).collect(),
+        focus_areas: spec
+            .focus_areas
+            .iter()
+            .map(|a| a.trim().to_string())
+            .collect(),
         rules: RoundSpec::json(&spec.rules),
         rubric: RoundSpec::json(&spec.rubric),
         party_points: RoundSpec::json(&spec.party_points),
@@ -158,7 +212,16 @@ pub async fn create(db: &Database, spec: RoundSpec, actor: &Caller) -> Result<Ro
     conn.transaction::<_, ApiError, _>(|conn| {
         async move {
             let row = rounds::insert(conn, &form).await?;
-            super::audit(conn, Some(actor), "round.created", "round", row.id, None::<&()>, Some(&spec)).await?;
+            super::audit(
+                conn,
+                Some(actor),
+                "round.created",
+                "round",
+                row.id,
+                None::<&()>,
+                Some(&spec),
+            )
+            .await?;
             Ok(row)
         }
         .scope_boxed()
@@ -178,14 +241,26 @@ pub async fn update(
         async move {
             let before = rounds::lock(conn, id).await?;
             if before.status != RoundStatus::Draft.as_str() {
-                return Err(ApiError::invalid_state(format!("a round can be changed only as a draft; this one is {}", before.status)));
+                return Err(ApiError::invalid_state(format!(
+                    "a round can be changed only as a draft; this one is {}",
+                    before.status
+                )));
             }
             let old = RoundSpec::from_row(&before)?;
             let mut spec = old.clone();
             change(&mut spec)?;
             spec.validate()?;
             let row = rounds::update(conn, id, &spec.update_form()).await?;
-            super::audit(conn, Some(actor), "round.updated", "round", id, Some(&old), Some(&spec)).await?;
+            super::audit(
+                conn,
+                Some(actor),
+                "round.updated",
+                "round",
+                id,
+                Some(&old),
+                Some(&spec),
+            )
+            .await?;
             Ok(row)
         }
         .scope_boxed()
@@ -193,20 +268,45 @@ pub async fn update(
     .await
 }
 
-pub async fn transition(db: &Database, id: Uuid, next: RoundStatus, actor: &Caller) -> Result<RoundRow, ApiError> {
+pub async fn transition(
+    db: &Database,
+    id: Uuid,
+    next: RoundStatus,
+    actor: &Caller,
+) -> Result<RoundRow, ApiError> {
     let mut conn = db.conn().await?;
     conn.transaction::<_, ApiError, _>(|conn| {
         async move {
             let before = rounds::lock(conn, id).await?;
             let current: RoundStatus = parse_text(&before.status)?;
             if !current.can_become(next) {
-                return Err(ApiError::invalid_state(format!("a round that is {current} cannot become {next}")));
+                return Err(ApiError::invalid_state(format!(
+                    "a round that is {current} cannot become {next}"
+                )));
             }
             if next == RoundStatus::Open {
                 RoundSpec::from_row(&before)?.validate()?;
             }
-            let row = rounds::update(conn, id, &RoundUpdateForm { status: Some(next.as_str().into()), updated_at: Some(Utc::now()), ..Default::default() }).await?;
-            super::audit(conn, Some(actor), &format!("round.{next}"), "round", id, Some(&serde_json::json!({"status": current})), Some(&serde_json::json!({"status": next}))).await?;
+            let row = rounds::update(
+                conn,
+                id,
+                &RoundUpdateForm {
+                    status: Some(next.as_str().into()),
+                    updated_at: Some(Utc::now()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            super::audit(
+                conn,
+                Some(actor),
+                &format!("round.{next}"),
+                "round",
+                id,
+                Some(&serde_json::json!({"status": current})),
+                Some(&serde_json::json!({"status": next})),
+            )
+            .await?;
             Ok(row)
         }
         .scope_boxed()

@@ -7,7 +7,10 @@ use super::models::{ApplicationInsertForm, ApplicationRow, ApplicationUpdateForm
 use super::schema::{applications, budget_lines};
 use super::{Scope, StorageResult};
 
-pub async fn insert(conn: &mut AsyncPgConnection, form: &ApplicationInsertForm) -> StorageResult<ApplicationRow> {
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    form: &ApplicationInsertForm,
+) -> StorageResult<ApplicationRow> {
     Ok(diesel::insert_into(applications::table)
         .values(form)
         .returning(ApplicationRow::as_returning())
@@ -16,8 +19,15 @@ pub async fn insert(conn: &mut AsyncPgConnection, form: &ApplicationInsertForm) 
 }
 
 /// One application within the caller's scope (others are not found).
-pub async fn get(conn: &mut AsyncPgConnection, scope: Scope, id: Uuid) -> StorageResult<ApplicationRow> {
-    let mut q = applications::table.find(id).select(ApplicationRow::as_select()).into_boxed();
+pub async fn get(
+    conn: &mut AsyncPgConnection,
+    scope: Scope,
+    id: Uuid,
+) -> StorageResult<ApplicationRow> {
+    let mut q = applications::table
+        .find(id)
+        .select(ApplicationRow::as_select())
+        .into_boxed();
     match scope {
         Scope::All => {}
         Scope::Organization(org) => q = q.filter(applications::organization_id.eq(org)),
@@ -35,7 +45,11 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> StorageResult<Appli
         .await?)
 }
 
-pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, form: &ApplicationUpdateForm) -> StorageResult<ApplicationRow> {
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    form: &ApplicationUpdateForm,
+) -> StorageResult<ApplicationRow> {
     Ok(diesel::update(applications::table.find(id))
         .set(form)
         .returning(ApplicationRow::as_returning())
@@ -76,7 +90,9 @@ pub async fn list(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> StorageResult<Vec<ApplicationRow>> {
-    let mut q = applications::table.select(ApplicationRow::as_select()).into_boxed();
+    let mut q = applications::table
+        .select(ApplicationRow::as_select())
+        .into_boxed();
     match scope {
         Scope::All => {}
         Scope::Organization(org) => q = q.filter(applications::organization_id.eq(org)),
@@ -95,12 +111,22 @@ pub async fn list(
         q = q.filter(applications::focus_area.eq(f.clone()));
     }
     if let Some((at, id)) = after {
-        q = q.filter(applications::created_at.gt(at).or(applications::created_at.eq(at).and(applications::id.gt(id))));
+        q = q.filter(
+            applications::created_at
+                .gt(at)
+                .or(applications::created_at.eq(at).and(applications::id.gt(id))),
+        );
     }
-    Ok(q.order((applications::created_at, applications::id)).limit(limit).load(conn).await?)
+    Ok(q.order((applications::created_at, applications::id))
+        .limit(limit)
+        .load(conn)
+        .await?)
 }
 
-pub async fn budget_lines(conn: &mut AsyncPgConnection, application_id: Uuid) -> StorageResult<Vec<BudgetLineRow>> {
+pub async fn budget_lines(
+    conn: &mut AsyncPgConnection,
+    application_id: Uuid,
+) -> StorageResult<Vec<BudgetLineRow>> {
     Ok(budget_lines::table
         .filter(budget_lines::application_id.eq(application_id))
         .select(BudgetLineRow::as_select())
@@ -109,12 +135,19 @@ pub async fn budget_lines(conn: &mut AsyncPgConnection, application_id: Uuid) ->
         .await?)
 }
 
-pub async fn replace_budget(conn: &mut AsyncPgConnection, application_id: Uuid, lines: &[BudgetLineRow]) -> StorageResult<()> {
+pub async fn replace_budget(
+    conn: &mut AsyncPgConnection,
+    application_id: Uuid,
+    lines: &[BudgetLineRow],
+) -> StorageResult<()> {
     diesel::delete(budget_lines::table.filter(budget_lines::application_id.eq(application_id)))
         .execute(conn)
         .await?;
     if !lines.is_empty() {
-        diesel::insert_into(budget_lines::table).values(lines).execute(conn).await?;
+        diesel::insert_into(budget_lines::table)
+            .values(lines)
+            .execute(conn)
+            .await?;
     }
     Ok(())
 }

@@ -7,7 +7,10 @@ use super::models::{RoundInsertForm, RoundRow, RoundUpdateForm};
 use super::schema::rounds;
 use super::StorageResult;
 
-pub async fn insert(conn: &mut AsyncPgConnection, form: &RoundInsertForm) -> StorageResult<RoundRow> {
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    form: &RoundInsertForm,
+) -> StorageResult<RoundRow> {
     Ok(diesel::insert_into(rounds::table)
         .values(form)
         .returning(RoundRow::as_returning())
@@ -16,8 +19,15 @@ pub async fn insert(conn: &mut AsyncPgConnection, form: &RoundInsertForm) -> Sto
 }
 
 /// A round; `include_drafts` false hides drafts (they are not found).
-pub async fn get(conn: &mut AsyncPgConnection, id: Uuid, include_drafts: bool) -> StorageResult<RoundRow> {
-    let mut q = rounds::table.find(id).select(RoundRow::as_select()).into_boxed();
+pub async fn get(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    include_drafts: bool,
+) -> StorageResult<RoundRow> {
+    let mut q = rounds::table
+        .find(id)
+        .select(RoundRow::as_select())
+        .into_boxed();
     if !include_drafts {
         q = q.filter(rounds::status.ne("draft"));
     }
@@ -33,7 +43,11 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> StorageResult<Round
         .await?)
 }
 
-pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, form: &RoundUpdateForm) -> StorageResult<RoundRow> {
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    form: &RoundUpdateForm,
+) -> StorageResult<RoundRow> {
     Ok(diesel::update(rounds::table.find(id))
         .set(form)
         .returning(RoundRow::as_returning())
@@ -56,7 +70,14 @@ pub async fn list(
         q = q.filter(rounds::status.eq(s.to_string()));
     }
     if let Some((at, id)) = after {
-        q = q.filter(rounds::created_at.gt(at).or(rounds::created_at.eq(at).and(rounds::id.gt(id))));
+        q = q.filter(
+            rounds::created_at
+                .gt(at)
+                .or(rounds::created_at.eq(at).and(rounds::id.gt(id))),
+        );
     }
-    Ok(q.order((rounds::created_at, rounds::id)).limit(limit).load(conn).await?)
+    Ok(q.order((rounds::created_at, rounds::id))
+        .limit(limit)
+        .load(conn)
+        .await?)
 }

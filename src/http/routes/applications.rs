@@ -81,7 +81,10 @@ fn money(d: rust_decimal::Decimal) -> Result<Money, ApiError> {
 }
 
 impl ApplicationView {
-    pub fn from_row(r: ApplicationRow, lines: Option<Vec<BudgetLineRow>>) -> Result<Self, ApiError> {
+    pub fn from_row(
+        r: ApplicationRow,
+        lines: Option<Vec<BudgetLineRow>>,
+    ) -> Result<Self, ApiError> {
         let lines = lines
             .map(|ls| {
                 ls.into_iter()
@@ -144,7 +147,12 @@ async fn full_view(state: &AppState, row: ApplicationRow) -> ApiResult<Applicati
     responses((status = 201, body = ApplicationView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "invalid_state: round not open"), (status = 422, body = Problem)))]
 #[post("/rounds/{id}/applications")]
-pub async fn create_application(state: web::Data<AppState>, caller: Caller, path: web::Path<Uuid>, body: ValidJson<ApplicationContent>) -> ApiResult<HttpResponse> {
+pub async fn create_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    body: ValidJson<ApplicationContent>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::APPLICANT)?;
     let row = svc::create(&state.db, &caller, path.into_inner(), body.0).await?;
     Ok(HttpResponse::Created().json(full_view(&state, row).await?))
@@ -167,11 +175,19 @@ pub struct ApplicationListQuery {
 #[utoipa::path(get, path = "/api/v1/applications", tag = "applications", security(("bearer" = [])), params(ApplicationListQuery),
     responses((status = 200, body = Page<ApplicationView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/applications")]
-pub async fn list_applications(state: web::Data<AppState>, caller: Caller, query: web::Query<ApplicationListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list_applications(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ApplicationListQuery>,
+) -> ApiResult<HttpResponse> {
     caller.require(&[Role::Admin, Role::Applicant, Role::Reviewer])?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    let scope = if caller.is(Role::Reviewer) { crate::storage::Scope::Nothing } else { caller.organization_scope() };
+    let scope = if caller.is(Role::Reviewer) {
+        crate::storage::Scope::Nothing
+    } else {
+        caller.organization_scope()
+    };
     let filter = ApplicationFilter {
         round_id: q.round_id,
         status: q.status.map(|s| s.as_str().into()),
@@ -180,7 +196,10 @@ pub async fn list_applications(state: web::Data<AppState>, caller: Caller, query
     };
     let mut conn = state.db.conn().await?;
     let rows = applications::list(&mut conn, scope, &filter, page.after, page.fetch()).await?;
-    let views = rows.into_iter().map(|r| ApplicationView::from_row(r, None)).collect::<Result<Vec<_>, _>>()?;
+    let views = rows
+        .into_iter()
+        .map(|r| ApplicationView::from_row(r, None))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(page.page(views, |a| (a.created_at, a.id), |a| a)))
 }
 
@@ -188,7 +207,11 @@ pub async fn list_applications(state: web::Data<AppState>, caller: Caller, query
 #[utoipa::path(get, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 404, body = Problem)))]
 #[get("/applications/{id}")]
-pub async fn get_application(state: web::Data<AppState>, caller: Caller, path: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::ADMIN_OR_APPLICANT)?;
     let mut conn = state.db.conn().await?;
     let row = applications::get(&mut conn, caller.organization_scope(), path.into_inner()).await?;
@@ -201,7 +224,12 @@ pub async fn get_application(state: web::Data<AppState>, caller: Caller, path: w
     request_body = ApplicationContent,
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[patch("/applications/{id}")]
-pub async fn update_application(state: web::Data<AppState>, caller: Caller, path: web::Path<Uuid>, body: ValidJson<ApplicationContent>) -> ApiResult<HttpResponse> {
+pub async fn update_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    body: ValidJson<ApplicationContent>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::APPLICANT)?;
     let row = svc::update(&state.db, &caller, path.into_inner(), body.0).await?;
     Ok(HttpResponse::Ok().json(full_view(&state, row).await?))
@@ -218,9 +246,15 @@ pub struct BudgetInput {
     request_body = BudgetInput,
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[put("/applications/{id}/budget")]
-pub async fn replace_budget(state: web::Data<AppState>, caller: Caller, path: web::Path<Uuid>, body: ValidJson<BudgetInput>) -> ApiResult<HttpResponse> {
+pub async fn replace_budget(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    body: ValidJson<BudgetInput>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::APPLICANT)?;
-    let (row, lines) = svc::replace_budget(&state.db, &caller, path.into_inner(), body.0.lines).await?;
+    let (row, lines) =
+        svc::replace_budget(&state.db, &caller, path.into_inner(), body.0.lines).await?;
     Ok(HttpResponse::Ok().json(ApplicationView::from_row(row, Some(lines))?))
 }
 
@@ -235,10 +269,17 @@ pub struct ValidationReport {
 #[utoipa::path(post, path = "/api/v1/applications/{id}/validate", tag = "applications", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ValidationReport), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[post("/applications/{id}/validate")]
-pub async fn validate_application(state: web::Data<AppState>, caller: Caller, path: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn validate_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::ADMIN_OR_APPLICANT)?;
     let violations = svc::validate(&state.db, &caller, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(ValidationReport { valid: violations.is_empty(), violations }))
+    Ok(HttpResponse::Ok().json(ValidationReport {
+        valid: violations.is_empty(),
+        violations,
+    }))
 }
 
 /// Submit a draft: every rule is checked; 422 `rule_violation` lists all breaches.
@@ -246,7 +287,11 @@ pub async fn validate_application(state: web::Data<AppState>, caller: Caller, pa
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state"), (status = 422, body = Problem, description = "rule_violation")))]
 #[post("/applications/{id}/submit")]
-pub async fn submit_application(state: web::Data<AppState>, caller: Caller, path: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn submit_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::APPLICANT)?;
     let row = svc::submit(&state.db, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(full_view(&state, row).await?))
@@ -256,9 +301,20 @@ pub async fn submit_application(state: web::Data<AppState>, caller: Caller, path
 #[utoipa::path(post, path = "/api/v1/applications/{id}/withdraw", tag = "applications", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[post("/applications/{id}/withdraw")]
-pub async fn withdraw_application(state: web::Data<AppState>, caller: Caller, path: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn withdraw_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::APPLICANT)?;
-    let row = svc::transition(&state.db, &caller, path.into_inner(), ApplicationStatus::Withdrawn, None).await?;
+    let row = svc::transition(
+        &state.db,
+        &caller,
+        path.into_inner(),
+        ApplicationStatus::Withdrawn,
+        None,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(full_view(&state, row).await?))
 }
 
@@ -276,14 +332,28 @@ pub struct ScreeningInput {
     request_body = ScreeningInput,
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 #[post("/applications/{id}/screen")]
-pub async fn screen_application(state: web::Data<AppState>, caller: Caller, path: web::Path<Uuid>, body: ValidJson<ScreeningInput>) -> ApiResult<HttpResponse> {
+pub async fn screen_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    body: ValidJson<ScreeningInput>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::ADMIN)?;
     let b = body.0;
-    let reason = b.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    let reason = b
+        .reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
     if !b.eligible && reason.is_none() {
-        return Err(ApiError::invalid(Violation::new("required", "an ineligible decision needs a reason").field("reason")));
+        return Err(ApiError::invalid(
+            Violation::new("required", "an ineligible decision needs a reason").field("reason"),
+        ));
     }
-    let next = if b.eligible { ApplicationStatus::UnderReview } else { ApplicationStatus::Ineligible };
+    let next = if b.eligible {
+        ApplicationStatus::UnderReview
+    } else {
+        ApplicationStatus::Ineligible
+    };
     let row = svc::transition(&state.db, &caller, path.into_inner(), next, reason).await?;
     Ok(HttpResponse::Ok().json(full_view(&state, row).await?))
 }

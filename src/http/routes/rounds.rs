@@ -8,7 +8,9 @@ use validator::Validate;
 use crate::auth::{roles, Caller};
 use crate::domain::lifecycle::RoundStatus;
 use crate::domain::money::Money;
-use crate::domain::round::{default_tranches, PartyPointsTable, RoundKind, RoundRules, Rubric, TrancheSpec};
+use crate::domain::round::{
+    default_tranches, PartyPointsTable, RoundKind, RoundRules, Rubric, TrancheSpec,
+};
 use crate::domain::user::Role;
 use crate::domain::violation::Violation;
 use crate::http::error::{ApiError, ApiResult, Problem};
@@ -71,23 +73,36 @@ pub struct RoundPatch {
 }
 
 /// Merges a partial rules object onto a base, refusing unknown settings.
-fn merge_rules(base: &RoundRules, partial: Option<serde_json::Value>) -> Result<RoundRules, ApiError> {
-    let Some(partial) = partial else { return Ok(base.clone()) };
+fn merge_rules(
+    base: &RoundRules,
+    partial: Option<serde_json::Value>,
+) -> Result<RoundRules, ApiError> {
+    let Some(partial) = partial else {
+        return Ok(base.clone());
+    };
     let serde_json::Value::Object(changes) = partial else {
-        return Err(ApiError::invalid(Violation::new("schema", "rules is an object").field("rules")));
+        return Err(ApiError::invalid(
+            Violation::new("schema", "rules is an object").field("rules"),
+        ));
     };
     let mut merged = serde_json::to_value(base).expect("rules serialize");
     for (k, v) in changes {
         merged[k] = v;
     }
-    crate::http::extract::parse_json::<RoundRules>(merged.to_string().as_bytes()).map_err(|e| match e {
-        ApiError::Validation(mut v) => {
-            for x in &mut v {
-                x.field = Some(format!("rules.{}", x.field.take().unwrap_or_default()).trim_end_matches('.').to_string());
+    crate::http::extract::parse_json::<RoundRules>(merged.to_string().as_bytes()).map_err(|e| {
+        match e {
+            ApiError::Validation(mut v) => {
+                for x in &mut v {
+                    x.field = Some(
+                        format!("rules.{}", x.field.take().unwrap_or_default())
+                            .trim_end_matches('.')
+                            .to_string(),
+                    );
+                }
+                ApiError::Validation(v)
             }
-            ApiError::Validation(v)
+            other => other,
         }
-        other => other,
     })
 }
 
@@ -123,7 +138,9 @@ impl RoundView {
         let now = Utc::now();
         Ok(Self {
             id: r.id,
-            accepting_submissions: status == RoundStatus::Open && spec.opens_at <= now && now < spec.closes_at,
+            accepting_submissions: status == RoundStatus::Open
+                && spec.opens_at <= now
+                && now < spec.closes_at,
             name: spec.name,
             year: spec.year,
             kind: spec.kind,
@@ -150,7 +167,11 @@ impl RoundView {
 #[utoipa::path(post, path = "/api/v1/rounds", tag = "rounds", security(("bearer" = [])), request_body = NewRound,
     responses((status = 201, body = RoundView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 #[post("/rounds")]
-pub async fn create_round(state: web::Data<AppState>, caller: Caller, body: ValidJson<NewRound>) -> ApiResult<HttpResponse> {
+pub async fn create_round(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ValidJson<NewRound>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::ADMIN)?;
     let b = body.0;
     let spec = RoundSpec {
@@ -187,13 +208,27 @@ pub struct RoundListQuery {
 #[utoipa::path(get, path = "/api/v1/rounds", tag = "rounds", security(("bearer" = [])), params(RoundListQuery),
     responses((status = 200, body = Page<RoundView>), (status = 401, body = Problem)))]
 #[get("/rounds")]
-pub async fn list_rounds(state: web::Data<AppState>, caller: Caller, query: web::Query<RoundListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list_rounds(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<RoundListQuery>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::ANY)?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let mut conn = state.db.conn().await?;
-    let rows = rounds::list(&mut conn, caller.is(Role::Admin), q.status.map(|s| s.as_str()), page.after, page.fetch()).await?;
-    let views = rows.into_iter().map(RoundView::from_row).collect::<Result<Vec<_>, _>>()?;
+    let rows = rounds::list(
+        &mut conn,
+        caller.is(Role::Admin),
+        q.status.map(|s| s.as_str()),
+        page.after,
+        page.fetch(),
+    )
+    .await?;
+    let views = rows
+        .into_iter()
+        .map(RoundView::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(page.page(views, |r| (r.created_at, r.id), |r| r)))
 }
 
@@ -201,7 +236,11 @@ pub async fn list_rounds(state: web::Data<AppState>, caller: Caller, query: web:
 #[utoipa::path(get, path = "/api/v1/rounds/{id}", tag = "rounds", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = RoundView), (status = 401, body = Problem), (status = 404, body = Problem)))]
 #[get("/rounds/{id}")]
-pub async fn get_round(state: web::Data<AppState>, caller: Caller, path: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_round(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::ANY)?;
     let mut conn = state.db.conn().await?;
     let row = rounds::get(&mut conn, path.into_inner(), caller.is(Role::Admin)).await?;
@@ -214,12 +253,31 @@ pub async fn get_round(state: web::Data<AppState>, caller: Caller, path: web::Pa
     responses((status = 200, body = RoundView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state"), (status = 422, body = Problem)))]
 #[patch("/rounds/{id}")]
-pub async fn update_round(state: web::Data<AppState>, caller: Caller, path: web::Path<Uuid>, body: ValidJson<RoundPatch>) -> ApiResult<HttpResponse> {
+pub async fn update_round(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+    body: ValidJson<RoundPatch>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::ADMIN)?;
     let p = body.0;
     let row = svc::update(&state.db, path.into_inner(), &caller, move |s| {
         macro_rules! set { ($($f:ident),*) => { $( if let Some(v) = p.$f { s.$f = v; } )* } }
-        set!(name, year, total_pool, grant_min, grant_max, opens_at, closes_at, project_start, project_end, focus_areas, rubric, party_points, tranche_schedule);
+        set!(
+            name,
+            year,
+            total_pool,
+            grant_min,
+            grant_max,
+            opens_at,
+            closes_at,
+            project_start,
+            project_end,
+            focus_areas,
+            rubric,
+            party_points,
+            tranche_schedule
+        );
         s.rules = merge_rules(&s.rules, p.rules)?;
         Ok(())
     })
@@ -231,7 +289,11 @@ pub async fn update_round(state: web::Data<AppState>, caller: Caller, path: web:
 #[utoipa::path(post, path = "/api/v1/rounds/{id}/open", tag = "rounds", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = RoundView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[post("/rounds/{id}/open")]
-pub async fn open_round(state: web::Data<AppState>, caller: Caller, path: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn open_round(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::ADMIN)?;
     let row = svc::transition(&state.db, path.into_inner(), RoundStatus::Open, &caller).await?;
     Ok(HttpResponse::Ok().json(RoundView::from_row(row)?))
@@ -241,7 +303,11 @@ pub async fn open_round(state: web::Data<AppState>, caller: Caller, path: web::P
 #[utoipa::path(post, path = "/api/v1/rounds/{id}/close", tag = "rounds", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = RoundView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 #[post("/rounds/{id}/close")]
-pub async fn close_round(state: web::Data<AppState>, caller: Caller, path: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn close_round(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     caller.require(roles::ADMIN)?;
     let row = svc::transition(&state.db, path.into_inner(), RoundStatus::Closed, &caller).await?;
     Ok(HttpResponse::Ok().json(RoundView::from_row(row)?))
