@@ -445,10 +445,7 @@ async fn twenty_concurrent_submissions_exactly_three_succeed() {
     }
     assert_eq!(ok, 3, "exactly the quota succeeds");
     let submitted = app
-        .get(
-            &format!("/applications?status=submitted&limit=200"),
-            Some(&applicant),
-        )
+        .get("/applications?status=submitted&limit=200", Some(&applicant))
         .await;
     assert_eq!(submitted.body["items"].as_array().unwrap().len(), 3);
 }
