@@ -176,6 +176,160 @@ pub async fn seed(db: &Database, settings: &Settings) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("demo user {email}: {e}"))?;
     }
+    seed_round(db).await?;
     eprintln!("demo data ready: users *@demo.gongyi (admin, finance1, finance2, reviewer1-3, applicant1-3), password `{DEMO_PASSWORD}`");
+    Ok(())
+}
+
+const DEMO_ROUND: &str = "昆山市第七届公益创投（演示）";
+
+/// An open venture-philanthropy round with a few submitted applications (seed 002: 昆山).
+async fn seed_round(db: &Database) -> anyhow::Result<()> {
+    use crate::domain::budget::{BudgetCategory, BudgetLineInput, FundedBy};
+    use crate::domain::money::Money;
+    use crate::domain::round::{default_tranches, PartyPointsTable, RoundKind, RoundRules, Rubric};
+    use crate::service::applications::{ApplicationContent, TeamMember};
+    use crate::service::rounds::RoundSpec;
+
+    let mut conn = db.conn().await?;
+    let existing = crate::storage::rounds::list(&mut conn, true, None, None, 1000).await?;
+    drop(conn);
+    if existing.iter().any(|r| r.name == DEMO_ROUND) {
+        return Ok(());
+    }
+    let mut conn = db.conn().await?;
+    let admin = users::find_by_email(&mut conn, "admin@demo.gongyi")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo admin not found"))?;
+    drop(conn);
+    let admin = crate::auth::Caller::from_row(&admin)?;
+    let now = chrono::Utc::now();
+    let money = |s: &str| Money::parse(s).expect("demo amounts are valid");
+    let spec = RoundSpec {
+        name: DEMO_ROUND.into(),
+        year: 2026,
+        kind: RoundKind::VenturePhilanthropy,
+        total_pool: money("3000000"),
+        grant_min: money("20000"),
+        grant_max: money("300000"),
+        opens_at: now - chrono::Duration::days(7),
+        closes_at: now + chrono::Duration::days(60),
+        project_start: None,
+        project_end: None,
+        focus_areas: [
+            "elderly",
+            "women",
+            "children",
+            "disabled",
+            "community_governance",
+            "rural_revitalization",
+            "waste_sorting",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rules: RoundRules::defaults_for(RoundKind::VenturePhilanthropy),
+        rubric: Rubric::default(),
+        party_points: PartyPointsTable::default(),
+        tranche_schedule: default_tranches(),
+    };
+    let round = super::rounds::create(db, spec, &admin)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo round: {e}"))?;
+    super::rounds::transition(
+        db,
+        round.id,
+        crate::domain::lifecycle::RoundStatus::Open,
+        &admin,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("opening the demo round: {e}"))?;
+
+    let projects = [
+        (
+            "applicant1@demo.gongyi",
+            "“银龄助餐”社区老年食堂",
+            "elderly",
+            "60000",
+            "120000",
+            "30000",
+        ),
+        (
+            "applicant2@demo.gongyi",
+            "“红色童心”留守儿童陪伴计划",
+            "children",
+            "40000",
+            "90000",
+            "20000",
+        ),
+        (
+            "applicant3@demo.gongyi",
+            "“绿色家园”垃圾分类入户督导",
+            "waste_sorting",
+            "30000",
+            "70000",
+            "10000",
+        ),
+    ];
+    for (email, title, area, personnel, grant, own) in projects {
+        let mut conn = db.conn().await?;
+        let user = users::find_by_email(&mut conn, email)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{email} not found"))?;
+        drop(conn);
+        let caller = crate::auth::Caller::from_row(&user)?;
+        let content = ApplicationContent {
+            title: Some(title.into()),
+            focus_area: Some(area.into()),
+            summary: Some("演示项目：依据昆山市公益创投申报要求编制".into()),
+            beneficiaries: Some("社区居民".into()),
+            beneficiary_count: Some(200),
+            start_date: Some(chrono::NaiveDate::from_ymd_opt(2027, 1, 1)),
+            end_date: Some(chrono::NaiveDate::from_ymd_opt(2027, 12, 31)),
+            requested_grant: Some(money(grant)),
+            co_funding: Some(money(own)),
+            team: Some(vec![TeamMember {
+                name: "项目负责人".into(),
+                role: "负责人".into(),
+                party_member: true,
+            }]),
+            party_activity_count: Some(2),
+            party_activity_description: Some("党员志愿服务日".into()),
+            red_project: Some(true),
+            previous_application_id: None,
+        };
+        let app = super::applications::create(db, &caller, round.id, content)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo application: {e}"))?;
+        let other = (money(grant).amount() - money(personnel).amount()).to_string();
+        let lines = vec![
+            BudgetLineInput {
+                category: BudgetCategory::Personnel,
+                description: "专职社工薪酬".into(),
+                quantity: 1.into(),
+                unit_cost: money(personnel),
+                funded_by: FundedBy::Grant,
+            },
+            BudgetLineInput {
+                category: BudgetCategory::Activities,
+                description: "活动开展".into(),
+                quantity: 1.into(),
+                unit_cost: money(&other),
+                funded_by: FundedBy::Grant,
+            },
+            BudgetLineInput {
+                category: BudgetCategory::Materials,
+                description: "物资（自筹）".into(),
+                quantity: 1.into(),
+                unit_cost: money(own),
+                funded_by: FundedBy::SelfFunded,
+            },
+        ];
+        super::applications::replace_budget(db, &caller, app.id, lines)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo budget: {e}"))?;
+        super::applications::submit(db, &caller, app.id)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo submission `{title}`: {e:?}"))?;
+    }
     Ok(())
 }
