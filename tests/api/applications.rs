@@ -449,3 +449,100 @@ async fn twenty_concurrent_submissions_exactly_three_succeed() {
         .await;
     assert_eq!(submitted.body["items"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn second_year_links_to_a_funded_project_of_the_same_organization() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use gongyi::storage::schema::applications;
+
+    let app = spawn_app().await;
+    let (first_round, _) = open_round(&app, round_body("venture_philanthropy")).await;
+    let (second_round, _) = open_round(&app, round_body("venture_philanthropy")).await;
+    let (_, applicant) = app.signed_in(Role::Applicant).await;
+    let (_, stranger) = app.signed_in(Role::Applicant).await;
+    let first = ready_draft(&app, &applicant, &first_round, "第一年").await;
+    let theirs = ready_draft(&app, &stranger, &first_round, "别人的第一年").await;
+
+    let mut body = content("第二年");
+    body["previous_application_id"] = json!(first);
+    let r = app
+        .post(
+            &format!("/rounds/{second_round}/applications"),
+            Some(&applicant),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(
+        r.rules(),
+        vec!["continuation"],
+        "a draft is not a funded project"
+    );
+
+    // Mark both first-year projects funded (the award flow comes with the review issue).
+    let mut conn = app.db.conn().await.unwrap();
+    for id in [&first, &theirs] {
+        diesel::update(applications::table.find(uuid::Uuid::parse_str(id).unwrap()))
+            .set(applications::status.eq("approved"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let r = app
+        .post(
+            &format!("/rounds/{second_round}/applications"),
+            Some(&applicant),
+            body,
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["previous_application_id"]),
+        (201, &json!(first)),
+        "{}",
+        r.body
+    );
+
+    let mut body = content("冒名第二年");
+    body["previous_application_id"] = json!(theirs);
+    let r = app
+        .post(
+            &format!("/rounds/{second_round}/applications"),
+            Some(&applicant),
+            body,
+        )
+        .await;
+    assert_eq!(
+        r.rules(),
+        vec!["continuation"],
+        "another organization's project cannot be continued"
+    );
+}
+
+#[tokio::test]
+async fn startup_support_checks_age_and_assessment() {
+    let app = spawn_app().await;
+    let (round, admin) = open_round(&app, round_body("startup_support")).await;
+    let (_, applicant) = app.signed_in(Role::Applicant).await;
+    let org = app.get("/me", Some(&applicant)).await.body["organization_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let young = (chrono::Utc::now().date_naive() - chrono::Duration::days(200)).to_string();
+    let r = app
+        .patch(
+            &format!("/organizations/{org}"),
+            Some(&admin),
+            json!({"registration_date": young, "party_assessment": "not_assessed"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = ready_draft(&app, &applicant, &round, "初创扶持").await;
+    let r = app
+        .post(
+            &format!("/applications/{id}/submit"),
+            Some(&applicant),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.rules(), vec!["organization_age", "assessment_passed"]);
+}
