@@ -101,6 +101,13 @@ db_ensure() {
     return 0
   fi
   [ -n "${DATABASE_URL:-}" ] && db_log "DATABASE_URL does not answer: using a local cluster instead"
+  # A cluster of another checkout may already serve the local port: share it rather than fail.
+  if db_answers "$(db_local_url)"; then
+    DATABASE_URL="$(db_local_url)"
+    export DATABASE_URL
+    db_log "using the Postgres already listening on 127.0.0.1:$GONGYI_PG_PORT"
+    return 0
+  fi
   db_local_up || return 1
   DATABASE_URL="$(db_local_url)"
   export DATABASE_URL
