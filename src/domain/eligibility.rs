@@ -33,11 +33,23 @@ pub struct SubmissionFacts {
     pub party_assessment: AssessmentResult,
 }
 
-fn pct(part: Decimal, total: Decimal) -> String {
+/// A share as a percentage with two decimals, rounded in `strategy`'s direction so that a
+/// breach never prints as equal to its limit (50.004% over a 50% cap shows "50.01%").
+fn pct_rounded(part: Decimal, total: Decimal, strategy: rust_decimal::RoundingStrategy) -> String {
     if total.is_zero() {
         return "n/a".into();
     }
-    format!("{}%", (part * Decimal::from(100) / total).round_dp(2))
+    let mut share = (part * Decimal::from(100) / total).round_dp_with_strategy(2, strategy);
+    share.rescale(2);
+    format!("{share}%")
+}
+
+fn pct(part: Decimal, total: Decimal) -> String {
+    pct_rounded(
+        part,
+        total,
+        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+    )
 }
 
 pub fn check_submission(f: &SubmissionFacts, rules: &RoundRules) -> Vec<Violation> {
@@ -86,7 +98,11 @@ pub fn check_submission(f: &SubmissionFacts, rules: &RoundRules) -> Vec<Violatio
                 "personnel costs exceed the allowed share of the budget total",
             )
             .limit(pct(rules.max_personnel_ratio, Decimal::ONE))
-            .actual(pct(f.budget.personnel, f.budget.total))
+            .actual(pct_rounded(
+                f.budget.personnel,
+                f.budget.total,
+                rust_decimal::RoundingStrategy::AwayFromZero,
+            ))
             .field("budget"),
         );
     }
@@ -130,7 +146,11 @@ pub fn check_submission(f: &SubmissionFacts, rules: &RoundRules) -> Vec<Violatio
                 "the co-funding is below the round's minimum share of the budget",
             )
             .limit(pct(rules.min_co_funding_ratio, Decimal::ONE))
-            .actual(pct(f.co_funding, f.budget.total))
+            .actual(pct_rounded(
+                f.co_funding,
+                f.budget.total,
+                rust_decimal::RoundingStrategy::ToZero,
+            ))
             .field("co_funding"),
         );
     }
@@ -302,6 +322,12 @@ mod tests {
         assert_eq!(v[0].rule, "personnel_ratio");
         assert_eq!(v[0].actual.as_deref(), Some("50.01%"));
         assert_eq!(v[0].limit.as_deref(), Some("50.00%"));
+        // A breach by a hair never prints as the limit itself.
+        f.budget.personnel = dec!(50000.01);
+        assert_eq!(
+            check_submission(&f, &r)[0].actual.as_deref(),
+            Some("50.01%")
+        );
     }
 
     #[test]
