@@ -9,6 +9,7 @@ pub mod eligibility;
 pub mod lifecycle;
 pub mod money;
 pub mod rating;
+pub mod review;
 pub mod round;
 pub mod user;
 pub mod violation;

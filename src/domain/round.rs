@@ -40,6 +40,29 @@ pub struct RoundRules {
     /// Final score needed for an award.
     #[schema(value_type = String, example = "60")]
     pub pass_mark: Decimal,
+    /// Rank by z-score-normalized reviewer totals (raw totals are shown too).
+    #[serde(default)]
+    pub score_normalization: bool,
+    /// Length of the public notice (公示) of an award decision, in days.
+    #[serde(default = "default_public_notice_days")]
+    pub public_notice_days: u32,
+    /// Mid-term and final evaluation scores at or above this pass.
+    #[schema(value_type = String, example = "60")]
+    #[serde(default = "default_evaluation_pass_mark")]
+    pub evaluation_pass_mark: Decimal,
+    /// Years an organization is blacklisted after a failed evaluation, by default.
+    #[serde(default = "default_blacklist_years")]
+    pub blacklist_years: u32,
+}
+
+fn default_public_notice_days() -> u32 {
+    7
+}
+fn default_evaluation_pass_mark() -> Decimal {
+    dec!(60)
+}
+fn default_blacklist_years() -> u32 {
+    3
 }
 
 impl RoundRules {
@@ -57,6 +80,10 @@ impl RoundRules {
             require_passed_assessment: kind == RoundKind::StartupSupport,
             min_reviewers: 3,
             pass_mark: dec!(60),
+            score_normalization: false,
+            public_notice_days: default_public_notice_days(),
+            evaluation_pass_mark: default_evaluation_pass_mark(),
+            blacklist_years: default_blacklist_years(),
         }
     }
 
@@ -92,6 +119,30 @@ impl RoundRules {
                     .limit("1..50")
                     .actual(self.min_reviewers)
                     .field("rules.min_reviewers"),
+            );
+        }
+        if self.public_notice_days > 60 {
+            out.push(
+                Violation::new("range", "public_notice_days is at most 60")
+                    .limit("0..60")
+                    .actual(self.public_notice_days)
+                    .field("rules.public_notice_days"),
+            );
+        }
+        if self.evaluation_pass_mark < Decimal::ZERO || self.evaluation_pass_mark > dec!(100) {
+            out.push(
+                Violation::new("range", "evaluation_pass_mark is between 0 and 100")
+                    .limit("0..100")
+                    .actual(self.evaluation_pass_mark)
+                    .field("rules.evaluation_pass_mark"),
+            );
+        }
+        if self.blacklist_years > 10 {
+            out.push(
+                Violation::new("range", "blacklist_years is at most 10")
+                    .limit("0..10")
+                    .actual(self.blacklist_years)
+                    .field("rules.blacklist_years"),
             );
         }
         if self.pass_mark < Decimal::ZERO {

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod migrate;
 pub mod models;
 pub mod organizations;
+pub mod review;
 pub mod rounds;
 pub mod schema;
 pub mod tokens;

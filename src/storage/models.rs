@@ -244,6 +244,7 @@ pub struct ApplicationRow {
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub award_amount: Option<Decimal>,
 }
 
 #[derive(Debug, Insertable)]
@@ -295,6 +296,7 @@ pub struct ApplicationUpdateForm {
     pub submitted_at: Option<Option<DateTime<Utc>>>,
     pub screening_reason: Option<Option<String>>,
     pub updated_at: Option<DateTime<Utc>>,
+    pub award_amount: Option<Option<Decimal>>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -309,6 +311,99 @@ pub struct BudgetLineRow {
     pub unit_cost: Decimal,
     pub amount: Decimal,
     pub funded_by: String,
+}
+
+// ---------- review ----------
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = panel_members, check_for_backend(diesel::pg::Pg))]
+pub struct PanelMemberRow {
+    pub round_id: Uuid,
+    pub reviewer_id: Uuid,
+    pub affiliations: Vec<Uuid>,
+    pub added_by: Uuid,
+    pub added_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = assignments, check_for_backend(diesel::pg::Pg))]
+pub struct AssignmentRow {
+    pub id: Uuid,
+    pub round_id: Uuid,
+    pub application_id: Uuid,
+    pub reviewer_id: Uuid,
+    pub status: String,
+    pub scores: serde_json::Value,
+    pub judged_total: Option<Decimal>,
+    pub comment: String,
+    pub conflict_reason: Option<String>,
+    pub assigned_by: Uuid,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = assignments)]
+pub struct AssignmentInsertForm {
+    pub id: Uuid,
+    pub round_id: Uuid,
+    pub application_id: Uuid,
+    pub reviewer_id: Uuid,
+    pub assigned_by: Uuid,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = assignments)]
+pub struct AssignmentUpdateForm {
+    pub status: Option<String>,
+    pub scores: Option<serde_json::Value>,
+    pub judged_total: Option<Option<Decimal>>,
+    pub comment: Option<String>,
+    pub conflict_reason: Option<Option<String>>,
+    pub submitted_at: Option<Option<DateTime<Utc>>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+// ---------- awards ----------
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = award_decisions, check_for_backend(diesel::pg::Pg))]
+pub struct AwardDecisionRow {
+    pub round_id: Uuid,
+    pub status: String,
+    pub pool: Decimal,
+    pub total_awarded: Decimal,
+    pub notice_until: DateTime<Utc>,
+    pub version: i32,
+    pub published_by: Uuid,
+    pub published_at: DateTime<Utc>,
+    pub finalized_by: Option<Uuid>,
+    pub finalized_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = awards, check_for_backend(diesel::pg::Pg))]
+pub struct AwardRow {
+    pub round_id: Uuid,
+    pub application_id: Uuid,
+    pub rank: Option<i32>,
+    pub final_score: Option<Decimal>,
+    pub outcome: String,
+    pub requested: Decimal,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = award_objections, check_for_backend(diesel::pg::Pg))]
+pub struct AwardObjectionRow {
+    pub id: Uuid,
+    pub round_id: Uuid,
+    pub application_id: Option<Uuid>,
+    pub objection: String,
+    pub resolution: Option<String>,
+    pub recorded_by: Uuid,
+    pub recorded_at: DateTime<Utc>,
 }
 
 // ---------- audit ----------

@@ -113,6 +113,7 @@ diesel::table! {
         created_by -> Uuid,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        award_amount -> Nullable<Numeric>,
     }
 }
 
@@ -144,11 +145,81 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    panel_members (round_id, reviewer_id) {
+        round_id -> Uuid,
+        reviewer_id -> Uuid,
+        affiliations -> Array<Uuid>,
+        added_by -> Uuid,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    assignments (id) {
+        id -> Uuid,
+        round_id -> Uuid,
+        application_id -> Uuid,
+        reviewer_id -> Uuid,
+        status -> Text,
+        scores -> Jsonb,
+        judged_total -> Nullable<Numeric>,
+        comment -> Text,
+        conflict_reason -> Nullable<Text>,
+        assigned_by -> Uuid,
+        submitted_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    award_decisions (round_id) {
+        round_id -> Uuid,
+        status -> Text,
+        pool -> Numeric,
+        total_awarded -> Numeric,
+        notice_until -> Timestamptz,
+        version -> Int4,
+        published_by -> Uuid,
+        published_at -> Timestamptz,
+        finalized_by -> Nullable<Uuid>,
+        finalized_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    awards (round_id, application_id) {
+        round_id -> Uuid,
+        application_id -> Uuid,
+        rank -> Nullable<Int4>,
+        final_score -> Nullable<Numeric>,
+        outcome -> Text,
+        requested -> Numeric,
+        amount -> Numeric,
+    }
+}
+
+diesel::table! {
+    award_objections (id) {
+        id -> Uuid,
+        round_id -> Uuid,
+        application_id -> Nullable<Uuid>,
+        objection -> Text,
+        resolution -> Nullable<Text>,
+        recorded_by -> Uuid,
+        recorded_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(applications -> rounds (round_id));
 diesel::joinable!(applications -> organizations (organization_id));
 diesel::joinable!(budget_lines -> applications (application_id));
+diesel::joinable!(assignments -> applications (application_id));
+diesel::joinable!(assignments -> users (reviewer_id));
+diesel::joinable!(awards -> applications (application_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -159,4 +230,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     applications,
     budget_lines,
     audit_events,
+    panel_members,
+    assignments,
+    award_decisions,
+    awards,
+    award_objections,
 );
