@@ -52,6 +52,14 @@ impl Caller {
         self.role == role
     }
 
+    /// Which applications this caller may read: reviewers see those assigned to them.
+    pub fn application_scope(&self) -> Scope {
+        match self.role {
+            Role::Reviewer => Scope::Assigned(self.user_id),
+            _ => self.organization_scope(),
+        }
+    }
+
     /// Which organizations' records this caller may see.
     pub fn organization_scope(&self) -> Scope {
         match (self.role, self.organization_id) {
@@ -68,5 +76,7 @@ pub mod roles {
     pub const ADMIN: &[Role] = &[Role::Admin];
     pub const APPLICANT: &[Role] = &[Role::Applicant];
     pub const ADMIN_OR_APPLICANT: &[Role] = &[Role::Admin, Role::Applicant];
+    pub const REVIEWER: &[Role] = &[Role::Reviewer];
+    pub const FINANCE: &[Role] = &[Role::Finance];
     pub const ANY: &[Role] = &[Role::Admin, Role::Applicant, Role::Reviewer, Role::Finance];
 }

@@ -4,6 +4,7 @@
 pub mod applications;
 pub mod demo;
 pub mod organizations;
+pub mod review;
 pub mod rounds;
 pub mod users;
 

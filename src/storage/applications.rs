@@ -4,7 +4,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::models::{ApplicationInsertForm, ApplicationRow, ApplicationUpdateForm, BudgetLineRow};
-use super::schema::{applications, budget_lines};
+use super::schema::{applications, assignments, budget_lines};
 use super::{Scope, StorageResult};
 
 pub async fn insert(
@@ -31,9 +31,25 @@ pub async fn get(
     match scope {
         Scope::All => {}
         Scope::Organization(org) => q = q.filter(applications::organization_id.eq(org)),
+        Scope::Assigned(reviewer) => q = q.filter(applications::id.eq_any(assigned_to(reviewer))),
         Scope::Nothing => return Err(diesel::result::Error::NotFound.into()),
     }
     Ok(q.first(conn).await?)
+}
+
+type ByReviewer =
+    diesel::dsl::Filter<assignments::table, diesel::dsl::Eq<assignments::reviewer_id, Uuid>>;
+type AssignedTo = diesel::dsl::Select<
+    diesel::dsl::Filter<ByReviewer, diesel::dsl::NotEq<assignments::status, &'static str>>,
+    assignments::application_id,
+>;
+
+/// The applications a reviewer may read: assigned to it and not recused.
+fn assigned_to(reviewer: Uuid) -> AssignedTo {
+    assignments::table
+        .filter(assignments::reviewer_id.eq(reviewer))
+        .filter(assignments::status.ne("recused"))
+        .select(assignments::application_id)
 }
 
 pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> StorageResult<ApplicationRow> {
@@ -96,6 +112,7 @@ pub async fn list(
     match scope {
         Scope::All => {}
         Scope::Organization(org) => q = q.filter(applications::organization_id.eq(org)),
+        Scope::Assigned(reviewer) => q = q.filter(applications::id.eq_any(assigned_to(reviewer))),
         Scope::Nothing => return Ok(vec![]),
     }
     if let Some(r) = filter.round_id {

@@ -109,6 +109,8 @@ impl Database {
 pub enum Scope {
     All,
     Organization(uuid::Uuid),
+    /// A reviewer: the applications assigned to it (and not recused).
+    Assigned(uuid::Uuid),
     Nothing,
 }
 

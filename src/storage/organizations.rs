@@ -31,7 +31,7 @@ pub async fn get(
     match scope {
         Scope::All => {}
         Scope::Organization(own) => q = q.filter(organizations::id.eq(own)),
-        Scope::Nothing => return Err(diesel::result::Error::NotFound.into()),
+        Scope::Nothing | Scope::Assigned(_) => return Err(diesel::result::Error::NotFound.into()),
     }
     Ok(q.first(conn).await?)
 }
@@ -79,7 +79,7 @@ pub async fn list(
     match scope {
         Scope::All => {}
         Scope::Organization(own) => q = q.filter(organizations::id.eq(own)),
-        Scope::Nothing => return Ok(vec![]),
+        Scope::Nothing | Scope::Assigned(_) => return Ok(vec![]),
     }
     if let Some(name) = &filter.name {
         let pattern = format!("%{}%", escape_like(name));
@@ -114,4 +114,16 @@ pub fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+/// Several organizations at once (for the ranking).
+pub async fn by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> StorageResult<Vec<OrganizationRow>> {
+    Ok(organizations::table
+        .filter(organizations::id.eq_any(ids))
+        .select(OrganizationRow::as_select())
+        .load(conn)
+        .await?)
 }

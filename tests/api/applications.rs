@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app, TestApp};
 use crate::rounds::{open_round, round_body};
 
-fn content(title: &str) -> Value {
+pub fn content(title: &str) -> Value {
     json!({
         "title": title,
         "focus_area": "elderly",
@@ -23,7 +23,7 @@ fn content(title: &str) -> Value {
 }
 
 /// Budget of 100,000.00 with the given personnel amount; grant 80,000 / self 20,000.
-fn budget(personnel: &str) -> Value {
+pub fn budget(personnel: &str) -> Value {
     let p: rust_decimal::Decimal = personnel.parse().unwrap();
     let rest = rust_decimal::Decimal::from(80000) - p;
     json!({"lines": [
@@ -34,7 +34,7 @@ fn budget(personnel: &str) -> Value {
 }
 
 /// A complete draft in the round, ready to submit; returns its id.
-async fn ready_draft(app: &TestApp, token: &str, round: &str, title: &str) -> String {
+pub async fn ready_draft(app: &TestApp, token: &str, round: &str, title: &str) -> String {
     let r = app
         .post(
             &format!("/rounds/{round}/applications"),
@@ -395,7 +395,8 @@ async fn applicants_see_only_their_own_applications() {
         app.get(&format!("/applications/{id}"), Some(&reviewer))
             .await
             .status,
-        403
+        404,
+        "an application not assigned to the reviewer is not there for it"
     );
     // A closed round takes no new drafts.
     app.post(&format!("/rounds/{round}/close"), Some(&admin), json!({}))

@@ -72,6 +72,8 @@ pub struct ApplicationView {
     pub budget: BudgetView,
     pub submitted_at: Option<DateTime<Utc>>,
     pub screening_reason: Option<String>,
+    /// The amount awarded, once the round's decision is final.
+    pub award_amount: Option<Money>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -129,6 +131,7 @@ impl ApplicationView {
             },
             submitted_at: r.submitted_at,
             screening_reason: r.screening_reason,
+            award_amount: r.award_amount.map(money).transpose()?,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -183,11 +186,7 @@ pub async fn list_applications(
     caller.require(&[Role::Admin, Role::Applicant, Role::Reviewer])?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    let scope = if caller.is(Role::Reviewer) {
-        crate::storage::Scope::Nothing
-    } else {
-        caller.organization_scope()
-    };
+    let scope = caller.application_scope();
     let filter = ApplicationFilter {
         round_id: q.round_id,
         status: q.status.map(|s| s.as_str().into()),
@@ -212,9 +211,9 @@ pub async fn get_application(
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN_OR_APPLICANT)?;
+    caller.require(&[Role::Admin, Role::Applicant, Role::Reviewer])?;
     let mut conn = state.db.conn().await?;
-    let row = applications::get(&mut conn, caller.organization_scope(), path.into_inner()).await?;
+    let row = applications::get(&mut conn, caller.application_scope(), path.into_inner()).await?;
     drop(conn);
     Ok(HttpResponse::Ok().json(full_view(&state, row).await?))
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod me;
 pub mod organizations;
+pub mod review;
 pub mod rounds;
 pub mod users;
 
@@ -38,6 +39,8 @@ macro_rules! api {
                 (name = "organizations", description = "The organization registry"),
                 (name = "rounds", description = "Funding rounds"),
                 (name = "applications", description = "Project applications and budgets"),
+                (name = "review", description = "Review panels, assignments, scoring and ranking"),
+                (name = "awards", description = "Award decisions: preview, public notice, objections, finalization"),
                 (name = "operations", description = "Health and readiness"),
             )
         )]
@@ -75,5 +78,20 @@ api! {
         applications::submit_application,
         applications::withdraw_application,
         applications::screen_application,
+        review::add_reviewer,
+        review::list_reviewers,
+        review::assign,
+        review::list_assignments,
+        review::get_assignment,
+        review::save_scores,
+        review::submit_scores,
+        review::declare_conflict,
+        review::reopen_scores,
+        review::ranking,
+        review::preview_awards,
+        review::publish_awards,
+        review::get_awards,
+        review::record_objection,
+        review::finalize_awards,
     ]
 }
