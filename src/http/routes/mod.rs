@@ -3,9 +3,11 @@
 
 pub mod applications;
 pub mod auth;
+pub mod grants;
 pub mod health;
 pub mod me;
 pub mod organizations;
+pub mod payouts;
 pub mod rounds;
 pub mod users;
 
@@ -38,6 +40,9 @@ macro_rules! api {
                 (name = "organizations", description = "The organization registry"),
                 (name = "rounds", description = "Funding rounds"),
                 (name = "applications", description = "Project applications and budgets"),
+                (name = "grants", description = "Grants, tranches and milestones"),
+                (name = "payouts", description = "Payout requests and maker-checker approval"),
+                (name = "ledger", description = "Ledger exports (CSV with BOM, XLSX)"),
                 (name = "operations", description = "Health and readiness"),
             )
         )]
@@ -75,5 +80,17 @@ api! {
         applications::submit_application,
         applications::withdraw_application,
         applications::screen_application,
+        grants::list_grants,
+        grants::get_grant,
+        grants::record_milestone,
+        grants::request_payout,
+        grants::grant_ledger_csv,
+        grants::grant_ledger_xlsx,
+        grants::round_ledger_csv,
+        grants::round_ledger_xlsx,
+        payouts::list_payouts,
+        payouts::approve_payout,
+        payouts::reject_payout,
+        payouts::mark_paid,
     ]
 }
