@@ -34,7 +34,7 @@ fn budget(personnel: &str) -> Value {
 }
 
 /// A complete draft in the round, ready to submit; returns its id.
-async fn ready_draft(app: &TestApp, token: &str, round: &str, title: &str) -> String {
+pub async fn ready_draft(app: &TestApp, token: &str, round: &str, title: &str) -> String {
     let r = app
         .post(
             &format!("/rounds/{round}/applications"),

@@ -2,7 +2,9 @@
 
 mod applications;
 mod auth;
+mod grants;
 mod health;
 mod helpers;
 mod organizations;
+mod payouts;
 mod rounds;
