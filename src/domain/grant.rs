@@ -230,13 +230,19 @@ mod tests {
         use TrancheStatus as T;
         assert!(T::Scheduled.can_become(T::Due));
         assert!(T::Due.can_become(T::Paid));
-        assert!(!T::Scheduled.can_become(T::Paid), "no payment before the milestone");
+        assert!(
+            !T::Scheduled.can_become(T::Paid),
+            "no payment before the milestone"
+        );
         assert!(!T::Paid.can_become(T::Cancelled), "paid money stays paid");
         assert!(!T::Cancelled.can_become(T::Due));
         assert!(P::Requested.can_become(P::Approved));
         assert!(P::Approved.can_become(P::Paid));
         assert!(P::Requested.can_become(P::Rejected));
-        assert!(!P::Requested.can_become(P::Paid), "no payment without approval");
+        assert!(
+            !P::Requested.can_become(P::Paid),
+            "no payment without approval"
+        );
         assert!(!P::Paid.can_become(P::Rejected));
         assert!(!P::Rejected.can_become(P::Approved));
         for s in P::ALL {

@@ -274,7 +274,10 @@ pub async fn views(
                         .unwrap_or_default()
                         .iter()
                         .map(|p| {
-                            PayoutView::from_row(p, numbers.get(&p.tranche_id).copied().unwrap_or(0))
+                            PayoutView::from_row(
+                                p,
+                                numbers.get(&p.tranche_id).copied().unwrap_or(0),
+                            )
                         })
                         .collect::<Result<Vec<_>, _>>()?,
                 )
@@ -308,8 +311,14 @@ pub async fn views(
                     cancelled: money(cancelled)?,
                     clawback: g.clawback_amount.map(money).transpose()?,
                 },
-                tranches: ts.iter().map(TrancheView::from_row).collect::<Result<_, _>>()?,
-                milestones: ms.iter().map(MilestoneView::from_row).collect::<Result<_, _>>()?,
+                tranches: ts
+                    .iter()
+                    .map(TrancheView::from_row)
+                    .collect::<Result<_, _>>()?,
+                milestones: ms
+                    .iter()
+                    .map(MilestoneView::from_row)
+                    .collect::<Result<_, _>>()?,
                 payouts: payout_views,
                 terminated_at: g.terminated_at,
                 created_at: g.created_at,
@@ -441,17 +450,20 @@ impl MilestoneInput {
     fn check_shape(&self) -> Result<(), ApiError> {
         let mut v = Vec::new();
         match (is_evaluation(self.milestone), self.score) {
-            (true, None) => v.push(
-                Violation::new("required", "an evaluation needs a score").field("score"),
-            ),
+            (true, None) => {
+                v.push(Violation::new("required", "an evaluation needs a score").field("score"))
+            }
             (false, Some(_)) => v.push(
                 Violation::new("not_allowed", "signing the agreement has no score").field("score"),
             ),
             (true, Some(s)) if !valid_score(s) => v.push(
-                Violation::new("range", "a score is 0 to 100 with at most two fraction digits")
-                    .limit("0..100")
-                    .actual(s)
-                    .field("score"),
+                Violation::new(
+                    "range",
+                    "a score is 0 to 100 with at most two fraction digits",
+                )
+                .limit("0..100")
+                .actual(s)
+                .field("score"),
             ),
             _ => {}
         }
@@ -589,17 +601,26 @@ pub async fn record_milestone(
                 {
                     let ts: TrancheStatus = parse_text(&t.status)?;
                     if ts.can_become(TrancheStatus::Due) {
+                        // A tranche of 0.00 (a tiny award split) has nothing to pay: settled at once.
+                        let settled = t.amount.is_zero();
+                        let next = if settled {
+                            TrancheStatus::Paid
+                        } else {
+                            TrancheStatus::Due
+                        };
                         grants::update_tranche(
                             conn,
                             t.id,
                             &TrancheUpdateForm {
-                                status: Some(TrancheStatus::Due.as_str().into()),
+                                status: Some(next.as_str().into()),
                                 due_at: Some(Some(now)),
+                                paid_at: settled.then_some(Some(now)),
                                 ..Default::default()
                             },
                         )
                         .await?;
-                        changed_tranches.push(serde_json::json!({"number": t.number, "status": "due"}));
+                        changed_tranches
+                            .push(serde_json::json!({"number": t.number, "status": next}));
                     }
                 }
             } else {
@@ -654,7 +675,7 @@ pub async fn record_milestone(
                             "payout.rejected",
                             "payout",
                             p.id,
-                            Some(&serde_json::json!({"status": ps, "amount": p.amount})),
+                            Some(&serde_json::json!({"status": ps, "amount": p.amount, "approved_by": p.approved_by, "approved_at": p.approved_at})),
                             Some(&serde_json::json!({"status": "rejected", "reason": reason})),
                         )
                         .await?;
@@ -937,8 +958,13 @@ pub async fn request_payout(
 #[derive(Debug, Clone)]
 pub enum Decision {
     Approve,
-    Reject { reason: String },
-    Paid { bank_reference: String, value_date: NaiveDate },
+    Reject {
+        reason: String,
+    },
+    Paid {
+        bank_reference: String,
+        value_date: NaiveDate,
+    },
 }
 
 /// Approves, rejects or records the payment of a payout (finance). Approval and rejection are

@@ -13,7 +13,10 @@ use super::models::{
 use super::schema::{grants, idempotency_keys, milestone_events, payouts, tranches};
 use super::{Scope, StorageResult};
 
-pub async fn insert(conn: &mut AsyncPgConnection, form: &GrantInsertForm) -> StorageResult<GrantRow> {
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    form: &GrantInsertForm,
+) -> StorageResult<GrantRow> {
     Ok(diesel::insert_into(grants::table)
         .values(form)
         .returning(GrantRow::as_returning())
@@ -123,7 +126,10 @@ pub async fn list(
 }
 
 /// Every grant of a round, oldest first (for the ledger).
-pub async fn of_round(conn: &mut AsyncPgConnection, round_id: Uuid) -> StorageResult<Vec<GrantRow>> {
+pub async fn of_round(
+    conn: &mut AsyncPgConnection,
+    round_id: Uuid,
+) -> StorageResult<Vec<GrantRow>> {
     Ok(grants::table
         .filter(grants::round_id.eq(round_id))
         .select(GrantRow::as_select())

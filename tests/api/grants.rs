@@ -52,7 +52,11 @@ pub async fn funded_grant(
         assert_eq!(r.status, 200, "{}", r.body);
     }
     let r = app
-        .post(&format!("/applications/{id}/submit"), Some(applicant), json!({}))
+        .post(
+            &format!("/applications/{id}/submit"),
+            Some(applicant),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = app
@@ -64,7 +68,10 @@ pub async fn funded_grant(
         .await;
     assert_eq!(r.body["status"], "under_review", "{}", r.body);
 
-    let (round_id, app_id) = (Uuid::parse_str(&round).unwrap(), Uuid::parse_str(&id).unwrap());
+    let (round_id, app_id) = (
+        Uuid::parse_str(&round).unwrap(),
+        Uuid::parse_str(&id).unwrap(),
+    );
     let award: rust_decimal::Decimal = award.parse().unwrap();
     let mut conn = app.db.conn().await.unwrap();
     let grant = conn
@@ -84,8 +91,9 @@ pub async fn funded_grant(
                     .execute(conn)
                     .await?;
                 let row = gongyi::storage::applications::lock(conn, app_id).await?;
-                let spec =
-                    RoundSpec::from_row(&gongyi::storage::rounds::get(conn, round_id, true).await?)?;
+                let spec = RoundSpec::from_row(
+                    &gongyi::storage::rounds::get(conn, round_id, true).await?,
+                )?;
                 gongyi::service::grants::create_for_approved(conn, None, &row, &spec).await
             }
             .scope_boxed()
@@ -137,7 +145,15 @@ async fn pay(
     tranche: u32,
     amount: &str,
 ) -> String {
-    let r = request_payout(app, maker, grant, tranche, amount, &Uuid::new_v4().to_string()).await;
+    let r = request_payout(
+        app,
+        maker,
+        grant,
+        tranche,
+        amount,
+        &Uuid::new_v4().to_string(),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["status"], "requested");
     let id = r.body["id"].as_str().unwrap().to_string();
@@ -152,7 +168,12 @@ async fn pay(
     let r = app
         .post(&format!("/payouts/{id}/approve"), Some(checker), json!({}))
         .await;
-    assert_eq!((r.status, &r.body["status"]), (200, &json!("approved")), "{}", r.body);
+    assert_eq!(
+        (r.status, &r.body["status"]),
+        (200, &json!("approved")),
+        "{}",
+        r.body
+    );
     let r = app
         .post(
             &format!("/payouts/{id}/paid"),
@@ -160,7 +181,12 @@ async fn pay(
             json!({"bank_reference": format!("BOC-{tranche}-{}", &id[..8]), "value_date": "2026-12-01"}),
         )
         .await;
-    assert_eq!((r.status, &r.body["status"]), (200, &json!("paid")), "{}", r.body);
+    assert_eq!(
+        (r.status, &r.body["status"]),
+        (200, &json!("paid")),
+        "{}",
+        r.body
+    );
     id
 }
 
@@ -175,7 +201,9 @@ fn tranche_statuses(g: &Value) -> Vec<String> {
 
 /// Parses the ledger CSV (BOM checked): lines, and the totals rows by their English key.
 fn parse_ledger(text: &str) -> (Vec<Vec<String>>, HashMap<String, String>) {
-    let body = text.strip_prefix('\u{feff}').expect("the CSV starts with a BOM");
+    let body = text
+        .strip_prefix('\u{feff}')
+        .expect("the CSV starts with a BOM");
     let mut lines = vec![];
     let mut totals = HashMap::new();
     for (i, line) in body.split("\r\n").filter(|l| !l.is_empty()).enumerate() {
@@ -241,9 +269,18 @@ async fn fifty_thirty_twenty_through_signing_and_evaluations_with_two_finance_us
     let r = request_payout(&app, &fin_a, g, 1, "100.00", "early").await;
     assert_eq!((r.status, r.code()), (409, "invalid_state"), "{}", r.body);
 
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "agreement_signed", "note": "协议已签"})).await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "agreement_signed", "note": "协议已签"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(tranche_statuses(&r.body), vec!["due", "scheduled", "scheduled"]);
+    assert_eq!(
+        tranche_statuses(&r.body),
+        vec!["due", "scheduled", "scheduled"]
+    );
     assert_eq!(r.body["next_milestone"], "mid_term_evaluation");
     let a = app
         .get(&format!("/applications/{}", f.application), Some(&f.admin))
@@ -261,10 +298,19 @@ async fn fifty_thirty_twenty_through_signing_and_evaluations_with_two_finance_us
 
     pay(&app, &fin_a, &fin_b, g, 1, "61728.39").await;
     let r = app.get(&format!("/grants/{g}"), Some(&fin_a)).await;
-    assert_eq!(tranche_statuses(&r.body), vec!["paid", "scheduled", "scheduled"]);
+    assert_eq!(
+        tranche_statuses(&r.body),
+        vec!["paid", "scheduled", "scheduled"]
+    );
     assert_eq!(r.body["balance"]["paid"], "61728.39");
 
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "mid_term_evaluation", "score": "78.5"})).await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "mid_term_evaluation", "score": "78.5"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["milestones"][1]["grade"], "B");
     assert_eq!(r.body["milestones"][1]["passed"], true);
@@ -277,11 +323,20 @@ async fn fifty_thirty_twenty_through_signing_and_evaluations_with_two_finance_us
     // The second tranche in two payouts, maker and checker swapped.
     pay(&app, &fin_b, &fin_a, g, 2, "30000.00").await;
     let r = app.get(&format!("/grants/{g}"), Some(&fin_a)).await;
-    assert_eq!(r.body["tranches"][1]["status"], "due", "partly paid is still due");
+    assert_eq!(
+        r.body["tranches"][1]["status"], "due",
+        "partly paid is still due"
+    );
     assert_eq!(r.body["tranches"][1]["available"], "7037.03");
     pay(&app, &fin_b, &fin_a, g, 2, "7037.03").await;
 
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "final_evaluation", "score": "91"})).await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "final_evaluation", "score": "91"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["milestones"][2]["grade"], "A");
     assert_eq!(r.body["status"], "completed");
@@ -293,7 +348,13 @@ async fn fifty_thirty_twenty_through_signing_and_evaluations_with_two_finance_us
     assert_eq!(a.body["status"], "completed");
     // The last tranche is paid after completion.
     pay(&app, &fin_a, &fin_b, g, 3, "24691.36").await;
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "final_evaluation", "score": "91"})).await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "final_evaluation", "score": "91"}),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (409, "invalid_state"));
 
     let r = app.get(&format!("/grants/{g}"), Some(&applicant)).await;
@@ -310,19 +371,28 @@ async fn fifty_thirty_twenty_through_signing_and_evaluations_with_two_finance_us
     let text = String::from_utf8(bytes).unwrap();
     let (lines, totals) = parse_ledger(&text);
     assert_eq!(lines.len(), 4);
-    assert!(lines.iter().all(|l| l[8] == "paid" && l[2] == "昆山市玉山镇社工服务中心"));
-    let line_sum: rust_decimal::Decimal = lines.iter().map(|l| l[9].parse::<rust_decimal::Decimal>().unwrap()).sum();
+    assert!(lines
+        .iter()
+        .all(|l| l[8] == "paid" && l[2] == "昆山市玉山镇社工服务中心"));
+    let line_sum: rust_decimal::Decimal = lines
+        .iter()
+        .map(|l| l[9].parse::<rust_decimal::Decimal>().unwrap())
+        .sum();
     assert_eq!(line_sum.to_string(), "123456.78");
     assert_eq!(totals["paid"], r.body["balance"]["paid"].as_str().unwrap());
     assert_eq!(totals["awarded"], "123456.78");
     assert_eq!(totals["outstanding"], "0.00");
-    let (status, ct, bytes) = raw_get(&app, &format!("/rounds/{}/ledger.xlsx", f.round), &f.admin).await;
+    let (status, ct, bytes) =
+        raw_get(&app, &format!("/rounds/{}/ledger.xlsx", f.round), &f.admin).await;
     assert_eq!(status, 200);
     assert!(ct.contains("spreadsheetml"), "{ct}");
     assert_eq!(&bytes[..2], b"PK");
     let (_, _, bytes) = raw_get(&app, &format!("/rounds/{}/ledger.csv", f.round), &f.admin).await;
     let (round_lines, round_totals) = parse_ledger(&String::from_utf8(bytes).unwrap());
-    assert_eq!((round_lines.len(), &round_totals["paid"]), (4, &totals["paid"]));
+    assert_eq!(
+        (round_lines.len(), &round_totals["paid"]),
+        (4, &totals["paid"])
+    );
 
     // The work queue and the audit trail.
     let r = app
@@ -347,32 +417,94 @@ async fn milestones_happen_in_order_and_evaluations_need_a_score() {
     let (_, applicant) = app.signed_in(Role::Applicant).await;
     let f = funded_grant(&app, &applicant, "80000", None, None).await;
     let g = &f.grant;
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "mid_term_evaluation", "score": "80"})).await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "mid_term_evaluation", "score": "80"}),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (409, "invalid_state"), "{}", r.body);
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "final_evaluation", "score": "80"})).await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "final_evaluation", "score": "80"}),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (409, "invalid_state"));
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "agreement_signed", "score": "80"})).await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "agreement_signed", "score": "80"}),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (422, "validation_failed"));
     let r = milestone(&app, &f.admin, g, json!({"milestone": "agreement_signed"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = milestone(&app, &f.admin, g, json!({"milestone": "agreement_signed"})).await;
-    assert_eq!((r.status, r.code()), (409, "invalid_state"), "each milestone once");
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "final_evaluation", "score": "80"})).await;
-    assert_eq!((r.status, r.code()), (409, "invalid_state"), "no skipping the mid-term");
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "mid_term_evaluation"})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "invalid_state"),
+        "each milestone once"
+    );
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "final_evaluation", "score": "80"}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "invalid_state"),
+        "no skipping the mid-term"
+    );
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "mid_term_evaluation"}),
+    )
+    .await;
     assert_eq!(r.rules(), vec!["required"]);
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "mid_term_evaluation", "score": "100.5"})).await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "mid_term_evaluation", "score": "100.5"}),
+    )
+    .await;
     assert_eq!(r.rules(), vec!["range"]);
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "mid_term_evaluation", "score": "70", "blacklist_years": 2})).await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "mid_term_evaluation", "score": "70", "blacklist_years": 2}),
+    )
+    .await;
     assert_eq!(
         (r.status, r.rules()),
         (422, vec!["not_allowed".to_string()]),
         "blacklisting goes with a failed evaluation only"
     );
     let (_, finance_token) = finance(&app).await;
-    let r = milestone(&app, &finance_token, g, json!({"milestone": "mid_term_evaluation", "score": "70"})).await;
+    let r = milestone(
+        &app,
+        &finance_token,
+        g,
+        json!({"milestone": "mid_term_evaluation", "score": "70"}),
+    )
+    .await;
     assert_eq!(r.status, 403, "milestones are the admin's");
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "mid_term_evaluation", "score": "60"})).await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "mid_term_evaluation", "score": "60"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "60 passes: {}", r.body);
     assert_eq!(r.body["milestones"][1]["grade"], "B");
 }
@@ -392,15 +524,30 @@ async fn a_failed_mid_term_terminates_cancels_the_rest_and_blacklists_the_organi
     let r = request_payout(&app, &fin_a, g, 1, "10000", "approved-unpaid").await;
     let approved = r.body["id"].as_str().unwrap().to_string();
     let r = app
-        .post(&format!("/payouts/{approved}/approve"), Some(&fin_b), json!({}))
+        .post(
+            &format!("/payouts/{approved}/approve"),
+            Some(&fin_b),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200);
     let r = request_payout(&app, &fin_a, g, 1, "5000", "pending").await;
     let pending = r.body["id"].as_str().unwrap().to_string();
 
     // A clawback above what was paid is refused, and nothing changes.
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "mid_term_evaluation", "score": "55", "clawback_amount": "30000.01"})).await;
-    assert_eq!((r.status, r.rules()), (422, vec!["clawback_limit".to_string()]), "{}", r.body);
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "mid_term_evaluation", "score": "55", "clawback_amount": "30000.01"}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.rules()),
+        (422, vec!["clawback_limit".to_string()]),
+        "{}",
+        r.body
+    );
     let r = app.get(&format!("/grants/{g}"), Some(&f.admin)).await;
     assert_eq!(r.body["status"], "active");
 
@@ -426,7 +573,12 @@ async fn a_failed_mid_term_terminates_cancels_the_rest_and_blacklists_the_organi
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["id"].as_str().unwrap().to_string(), p["status"].as_str().unwrap().to_string()))
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_string(),
+                p["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(statuses[&approved], "rejected");
     assert_eq!(statuses[&pending], "rejected");
@@ -434,28 +586,53 @@ async fn a_failed_mid_term_terminates_cancels_the_rest_and_blacklists_the_organi
         .get(&format!("/applications/{}", f.application), Some(&f.admin))
         .await;
     assert_eq!(a.body["status"], "terminated");
-    let o = app.get(&format!("/organizations/{org}"), Some(&f.admin)).await;
+    let o = app
+        .get(&format!("/organizations/{org}"), Some(&f.admin))
+        .await;
     let expected = gongyi::domain::grant::blacklist_until(chrono::Utc::now().date_naive(), 3);
-    assert_eq!(o.body["blacklisted_until"], expected.to_string(), "{}", o.body);
+    assert_eq!(
+        o.body["blacklisted_until"],
+        expected.to_string(),
+        "{}",
+        o.body
+    );
 
     // No more money, no more milestones.
     let r = request_payout(&app, &fin_a, g, 1, "1", "after-termination").await;
     assert_eq!((r.status, r.code()), (409, "invalid_state"));
     let r = app
-        .post(&format!("/payouts/{pending}/approve"), Some(&fin_b), json!({}))
+        .post(
+            &format!("/payouts/{pending}/approve"),
+            Some(&fin_b),
+            json!({}),
+        )
         .await;
     assert_eq!((r.status, r.code()), (409, "invalid_state"));
-    let r = milestone(&app, &f.admin, g, json!({"milestone": "final_evaluation", "score": "90"})).await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        g,
+        json!({"milestone": "final_evaluation", "score": "90"}),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (409, "invalid_state"));
 
     // The next round refuses the organization's submission.
     let (round, _) = open_round(&app, round_body("venture_philanthropy")).await;
     let id = ready_draft(&app, &applicant, &round, "新一届项目").await;
     let r = app
-        .post(&format!("/applications/{id}/submit"), Some(&applicant), json!({}))
+        .post(
+            &format!("/applications/{id}/submit"),
+            Some(&applicant),
+            json!({}),
+        )
         .await;
     assert_eq!((r.status, r.code()), (422, "rule_violation"));
-    assert!(r.rules().contains(&"not_blacklisted".to_string()), "{:?}", r.rules());
+    assert!(
+        r.rules().contains(&"not_blacklisted".to_string()),
+        "{:?}",
+        r.rules()
+    );
 }
 
 #[tokio::test]
@@ -466,13 +643,30 @@ async fn the_rounds_pass_mark_decides_and_blacklisting_can_be_shortened() {
     let mut body = round_body("venture_philanthropy");
     body["rules"] = json!({"evaluation_pass_mark": "70"});
     let f = funded_grant(&app, &applicant, "50000", None, Some(body)).await;
-    milestone(&app, &f.admin, &f.grant, json!({"milestone": "agreement_signed"})).await;
-    let r = milestone(&app, &f.admin, &f.grant, json!({"milestone": "mid_term_evaluation", "score": "65", "blacklist_years": 1})).await;
+    milestone(
+        &app,
+        &f.admin,
+        &f.grant,
+        json!({"milestone": "agreement_signed"}),
+    )
+    .await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        &f.grant,
+        json!({"milestone": "mid_term_evaluation", "score": "65", "blacklist_years": 1}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["milestones"][1]["grade"], "B");
-    assert_eq!(r.body["milestones"][1]["passed"], false, "65 is below this round's 70");
+    assert_eq!(
+        r.body["milestones"][1]["passed"], false,
+        "65 is below this round's 70"
+    );
     assert_eq!(r.body["status"], "terminated");
-    let o = app.get(&format!("/organizations/{org}"), Some(&f.admin)).await;
+    let o = app
+        .get(&format!("/organizations/{org}"), Some(&f.admin))
+        .await;
     let expected = gongyi::domain::grant::blacklist_until(chrono::Utc::now().date_naive(), 1);
     assert_eq!(o.body["blacklisted_until"], expected.to_string());
 }
@@ -484,11 +678,15 @@ async fn a_second_year_grant_links_to_its_first_year() {
     let applicant = app.applicant_of(org).await;
     let first = funded_grant(&app, &applicant, "60000", None, None).await;
     let second = funded_grant(&app, &applicant, "40000", Some(&first.application), None).await;
-    let r = app.get(&format!("/grants/{}", second.grant), Some(&applicant)).await;
+    let r = app
+        .get(&format!("/grants/{}", second.grant), Some(&applicant))
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["previous_grant_id"], json!(first.grant));
     assert_eq!(r.body["previous_application_id"], json!(first.application));
-    let r = app.get(&format!("/grants/{}", first.grant), Some(&applicant)).await;
+    let r = app
+        .get(&format!("/grants/{}", first.grant), Some(&applicant))
+        .await;
     assert_eq!(r.body["previous_grant_id"], Value::Null);
     let r = app.get("/grants", Some(&applicant)).await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
@@ -507,17 +705,26 @@ async fn grants_are_visible_to_their_organization_finance_and_admin_only() {
     assert_eq!(app.get(&path, Some(&fin)).await.status, 200);
     assert_eq!(app.get(&path, Some(&f.admin)).await.status, 200);
     let r = app.get(&path, Some(&stranger)).await;
-    assert_eq!((r.status, r.code()), (404, "not_found"), "another organization's grant is not found");
+    assert_eq!(
+        (r.status, r.code()),
+        (404, "not_found"),
+        "another organization's grant is not found"
+    );
     let r = app.get("/grants", Some(&stranger)).await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
     assert_eq!(app.get(&path, Some(&reviewer)).await.status, 403);
     assert_eq!(app.get("/grants", Some(&reviewer)).await.status, 403);
     assert_eq!(app.get(&path, None).await.status, 401);
-    let r = app.get(&format!("/grants/{}", Uuid::new_v4()), Some(&fin)).await;
+    let r = app
+        .get(&format!("/grants/{}", Uuid::new_v4()), Some(&fin))
+        .await;
     assert_eq!(r.status, 404);
     let r = app.get("/grants", Some(&fin)).await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
-    assert!(r.body["items"][0].get("payouts").is_none(), "lists leave payouts out");
+    assert!(
+        r.body["items"][0].get("payouts").is_none(),
+        "lists leave payouts out"
+    );
     // Payout requests are finance's; applicants and admins cannot request.
     let r = request_payout(&app, &applicant, &f.grant, 1, "1", "k").await;
     assert_eq!(r.status, 403);

@@ -43,7 +43,13 @@ async fn idempotency_key_required_replayed_and_never_reused_for_another_body() {
     let app = spawn_app().await;
     let (_, applicant) = app.signed_in(Role::Applicant).await;
     let f = funded_grant(&app, &applicant, "100000", None, None).await;
-    milestone(&app, &f.admin, &f.grant, json!({"milestone": "agreement_signed"})).await;
+    milestone(
+        &app,
+        &f.admin,
+        &f.grant,
+        json!({"milestone": "agreement_signed"}),
+    )
+    .await;
     let (_, fin) = finance(&app).await;
     let (_, other_fin) = finance(&app).await;
 
@@ -66,7 +72,12 @@ async fn idempotency_key_required_replayed_and_never_reused_for_another_body() {
     assert_eq!(again.headers["idempotent-replayed"], "true");
     // Another body under the same key.
     let r = request_payout(&app, &fin, &f.grant, 1, "6000", "pay-2026-001").await;
-    assert_eq!((r.status, r.code()), (422, "idempotency_key_reused"), "{}", r.body);
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "idempotency_key_reused"),
+        "{}",
+        r.body
+    );
     // Keys belong to their user: another finance user's same key is a new request.
     let r = request_payout(&app, &other_fin, &f.grant, 1, "5000", "pay-2026-001").await;
     assert_eq!(r.status, 201);
@@ -82,7 +93,8 @@ async fn idempotency_key_required_replayed_and_never_reused_for_another_body() {
     let barrier = Arc::new(tokio::sync::Barrier::new(10));
     let mut handles = vec![];
     for _ in 0..10 {
-        let (app, fin, grant, barrier) = (app.clone(), fin.clone(), f.grant.clone(), barrier.clone());
+        let (app, fin, grant, barrier) =
+            (app.clone(), fin.clone(), f.grant.clone(), barrier.clone());
         handles.push(tokio::spawn(async move {
             barrier.wait().await;
             request_payout(&app, &fin, &grant, 1, "700", "same-key-burst").await
@@ -104,21 +116,39 @@ async fn maker_checker_holds_in_the_api_and_in_the_database() {
     let app = spawn_app().await;
     let (_, applicant) = app.signed_in(Role::Applicant).await;
     let f = funded_grant(&app, &applicant, "100000", None, None).await;
-    milestone(&app, &f.admin, &f.grant, json!({"milestone": "agreement_signed"})).await;
+    milestone(
+        &app,
+        &f.admin,
+        &f.grant,
+        json!({"milestone": "agreement_signed"}),
+    )
+    .await;
     let (maker_id, maker) = finance(&app).await;
     let (_, checker) = finance(&app).await;
     let r = request_payout(&app, &maker, &f.grant, 1, "1000", "mc-1").await;
     let id = r.body["id"].as_str().unwrap().to_string();
     for action in ["approve", "reject"] {
         let r = app
-            .post(&format!("/payouts/{id}/{action}"), Some(&maker), json!({"reason": "自己审批"}))
+            .post(
+                &format!("/payouts/{id}/{action}"),
+                Some(&maker),
+                json!({"reason": "自己审批"}),
+            )
             .await;
-        assert_eq!((r.status, r.code()), (403, "self_approval_forbidden"), "{action}");
+        assert_eq!(
+            (r.status, r.code()),
+            (403, "self_approval_forbidden"),
+            "{action}"
+        );
     }
     let r = app
         .post(&format!("/payouts/{id}/approve"), Some(&f.admin), json!({}))
         .await;
-    assert_eq!((r.status, r.code()), (403, "forbidden"), "admins do not approve payouts");
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "forbidden"),
+        "admins do not approve payouts"
+    );
     let r = app
         .post(
             &format!("/payouts/{id}/paid"),
@@ -126,7 +156,11 @@ async fn maker_checker_holds_in_the_api_and_in_the_database() {
             json!({"bank_reference": "X", "value_date": "2026-12-01"}),
         )
         .await;
-    assert_eq!((r.status, r.code()), (409, "invalid_state"), "no payment without approval");
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "invalid_state"),
+        "no payment without approval"
+    );
 
     // Going around the service: the database refuses a self-approval too.
     let mut conn = app.db.conn().await.unwrap();
@@ -151,20 +185,35 @@ async fn maker_checker_holds_in_the_api_and_in_the_database() {
     assert!(err.to_string().contains("tranches_within_amount"), "{err}");
 
     let r = app
-        .post(&format!("/payouts/{id}/reject"), Some(&checker), json!({"reason": "  "}))
+        .post(
+            &format!("/payouts/{id}/reject"),
+            Some(&checker),
+            json!({"reason": "  "}),
+        )
         .await;
     assert_eq!(r.status, 422, "a rejection needs a reason");
     let r = app
-        .post(&format!("/payouts/{id}/reject"), Some(&checker), json!({"reason": "金额与进度不符"}))
+        .post(
+            &format!("/payouts/{id}/reject"),
+            Some(&checker),
+            json!({"reason": "金额与进度不符"}),
+        )
         .await;
-    assert_eq!((r.status, &r.body["status"]), (200, &json!("rejected")), "{}", r.body);
+    assert_eq!(
+        (r.status, &r.body["status"]),
+        (200, &json!("rejected")),
+        "{}",
+        r.body
+    );
     assert_eq!(r.body["rejected_reason"], "金额与进度不符");
     let r = app
         .post(&format!("/payouts/{id}/approve"), Some(&checker), json!({}))
         .await;
     assert_eq!((r.status, r.code()), (409, "invalid_state"));
     // A rejected request frees its part of the tranche.
-    let r = app.get(&format!("/grants/{}", f.grant), Some(&checker)).await;
+    let r = app
+        .get(&format!("/grants/{}", f.grant), Some(&checker))
+        .await;
     assert_eq!(r.body["tranches"][0]["available"], "50000.00");
 }
 
@@ -173,7 +222,13 @@ async fn concurrent_requests_and_approvals_never_pay_a_fen_over() {
     let app = spawn_app().await;
     let (_, applicant) = app.signed_in(Role::Applicant).await;
     let f = funded_grant(&app, &applicant, "100000", None, None).await;
-    milestone(&app, &f.admin, &f.grant, json!({"milestone": "agreement_signed"})).await;
+    milestone(
+        &app,
+        &f.admin,
+        &f.grant,
+        json!({"milestone": "agreement_signed"}),
+    )
+    .await;
     let (_, maker) = finance(&app).await;
     let (_, checker_a) = finance(&app).await;
     let (_, checker_b) = finance(&app).await;
@@ -183,7 +238,8 @@ async fn concurrent_requests_and_approvals_never_pay_a_fen_over() {
     let barrier = Arc::new(tokio::sync::Barrier::new(20));
     let mut handles = vec![];
     for i in 0..20 {
-        let (app, maker, grant, barrier) = (app.clone(), maker.clone(), f.grant.clone(), barrier.clone());
+        let (app, maker, grant, barrier) =
+            (app.clone(), maker.clone(), f.grant.clone(), barrier.clone());
         handles.push(tokio::spawn(async move {
             barrier.wait().await;
             request_payout(&app, &maker, &grant, 1, "3000", &format!("race-{i}")).await
@@ -213,7 +269,8 @@ async fn concurrent_requests_and_approvals_never_pay_a_fen_over() {
     let mut handles = vec![];
     for id in &ids {
         for checker in [&checker_a, &checker_b] {
-            let (app, checker, id, barrier) = (app.clone(), checker.clone(), id.clone(), barrier.clone());
+            let (app, checker, id, barrier) =
+                (app.clone(), checker.clone(), id.clone(), barrier.clone());
             handles.push(tokio::spawn(async move {
                 barrier.wait().await;
                 let r = app
@@ -224,10 +281,14 @@ async fn concurrent_requests_and_approvals_never_pay_a_fen_over() {
         }
     }
     for i in 0..6 {
-        let (app, maker, grant, barrier) = (app.clone(), maker.clone(), f.grant.clone(), barrier.clone());
+        let (app, maker, grant, barrier) =
+            (app.clone(), maker.clone(), f.grant.clone(), barrier.clone());
         handles.push(tokio::spawn(async move {
             barrier.wait().await;
-            ("request", request_payout(&app, &maker, &grant, 1, "1500", &format!("tail-{i}")).await)
+            (
+                "request",
+                request_payout(&app, &maker, &grant, 1, "1500", &format!("tail-{i}")).await,
+            )
         }));
     }
     let (mut approved, mut conflicts, mut requested) = (0, 0, vec![]);
@@ -241,7 +302,11 @@ async fn concurrent_requests_and_approvals_never_pay_a_fen_over() {
             (w, s) => panic!("unexpected {w} {s}: {}", r.body),
         }
     }
-    assert_eq!((approved, conflicts), (16, 16), "each payout approved exactly once");
+    assert_eq!(
+        (approved, conflicts),
+        (16, 16),
+        "each payout approved exactly once"
+    );
     assert_eq!(requested.len(), 1, "only one 1500 fits in the 2000 left");
 
     let (held, committed, _) = sums(&app, &f.grant).await;
@@ -254,12 +319,17 @@ async fn concurrent_requests_and_approvals_never_pay_a_fen_over() {
     assert_eq!(r.body["tranches"][0]["pending"], "1500.00");
     assert_eq!(r.body["tranches"][0]["available"], "500.00");
     assert_eq!(r.body["balance"]["approved"], "48000.00");
-    let r = app.get("/payouts?status=approved&limit=10", Some(&maker)).await;
+    let r = app
+        .get("/payouts?status=approved&limit=10", Some(&maker))
+        .await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 10);
     assert_eq!(r.body["has_more"], true);
     let next = r.body["next_cursor"].as_str().unwrap().to_string();
     let r = app
-        .get(&format!("/payouts?status=approved&limit=10&cursor={next}"), Some(&maker))
+        .get(
+            &format!("/payouts?status=approved&limit=10&cursor={next}"),
+            Some(&maker),
+        )
         .await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 6);
 }
