@@ -335,6 +335,26 @@ pub async fn view(db: &Database, scope: Scope, id: Uuid) -> Result<GrantView, Ap
     Ok(views(&mut conn, vec![row], true).await?.remove(0))
 }
 
+/// Payouts' views, with their tranche numbers (one query for all).
+pub async fn payout_views(
+    conn: &mut AsyncPgConnection,
+    rows: &[PayoutRow],
+) -> Result<Vec<PayoutView>, ApiError> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let ids: Vec<Uuid> = rows.iter().map(|p| p.tranche_id).collect();
+    let numbers: HashMap<Uuid, i32> = schema::tranches::table
+        .filter(schema::tranches::id.eq_any(&ids))
+        .select((schema::tranches::id, schema::tranches::number))
+        .load::<(Uuid, i32)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    rows.iter()
+        .map(|p| PayoutView::from_row(p, numbers.get(&p.tranche_id).copied().unwrap_or(0)))
+        .collect()
+}
+
 /// A payout's view, with its tranche number.
 pub async fn payout_view(
     conn: &mut AsyncPgConnection,

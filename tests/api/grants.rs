@@ -222,6 +222,24 @@ fn parse_ledger(text: &str) -> (Vec<Vec<String>>, HashMap<String, String>) {
     (lines, totals)
 }
 
+/// The first worksheet's XML and the shared strings of an XLSX.
+fn xlsx_parts(bytes: &[u8]) -> (String, String) {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("an xlsx is a zip");
+    let mut read = |name: &str| {
+        let mut s = String::new();
+        zip.by_name(name)
+            .unwrap_or_else(|_| panic!("{name} in the xlsx"))
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    };
+    (
+        read("xl/worksheets/sheet1.xml"),
+        read("xl/sharedStrings.xml"),
+    )
+}
+
 async fn raw_get(app: &TestApp, path: &str, token: &str) -> (u16, String, Vec<u8>) {
     let res = app
         .client
@@ -387,6 +405,16 @@ async fn fifty_thirty_twenty_through_signing_and_evaluations_with_two_finance_us
     assert_eq!(status, 200);
     assert!(ct.contains("spreadsheetml"), "{ct}");
     assert_eq!(&bytes[..2], b"PK");
+    let (sheet, strings) = xlsx_parts(&bytes);
+    assert!(strings.contains("合计 Total") && strings.contains("paid 已拨付"));
+    assert!(
+        strings.contains("昆山市玉山镇社工服务中心"),
+        "Chinese text survives"
+    );
+    assert!(
+        sheet.contains("<v>123456.78</v>"),
+        "the paid total is in the sheet"
+    );
     let (_, _, bytes) = raw_get(&app, &format!("/rounds/{}/ledger.csv", f.round), &f.admin).await;
     let (round_lines, round_totals) = parse_ledger(&String::from_utf8(bytes).unwrap());
     assert_eq!(
@@ -730,4 +758,66 @@ async fn grants_are_visible_to_their_organization_finance_and_admin_only() {
     assert_eq!(r.status, 403);
     let r = app.get("/payouts", Some(&applicant)).await;
     assert_eq!(r.status, 403);
+}
+
+#[tokio::test]
+async fn a_tiny_award_splits_to_the_fen_and_empty_tranches_settle_when_due() {
+    let app = crate::helpers::spawn_app().await;
+    let (_, applicant) = app.signed_in(Role::Applicant).await;
+    let f = funded_grant(&app, &applicant, "0.01", None, None).await;
+    let r = app
+        .get(&format!("/grants/{}", f.grant), Some(&f.admin))
+        .await;
+    let amounts: Vec<&str> = r.body["tranches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(amounts, vec!["0.01", "0.00", "0.00"]);
+    milestone(
+        &app,
+        &f.admin,
+        &f.grant,
+        json!({"milestone": "agreement_signed"}),
+    )
+    .await;
+    let r = milestone(
+        &app,
+        &f.admin,
+        &f.grant,
+        json!({"milestone": "mid_term_evaluation", "score": "88"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(tranche_statuses(&r.body), vec!["due", "paid", "scheduled"]);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_grant_routes() {
+    let app = crate::helpers::spawn_app().await;
+    let r = app.get("/openapi.json", None).await;
+    let paths = &r.body["paths"];
+    for p in [
+        "/api/v1/grants",
+        "/api/v1/grants/{id}",
+        "/api/v1/grants/{id}/milestones",
+        "/api/v1/grants/{id}/payouts",
+        "/api/v1/payouts",
+        "/api/v1/payouts/{id}/approve",
+        "/api/v1/payouts/{id}/reject",
+        "/api/v1/payouts/{id}/paid",
+        "/api/v1/grants/{id}/ledger.csv",
+        "/api/v1/grants/{id}/ledger.xlsx",
+        "/api/v1/rounds/{id}/ledger.csv",
+        "/api/v1/rounds/{id}/ledger.xlsx",
+    ] {
+        assert!(paths.get(p).is_some(), "{p} is documented");
+    }
+    let params = paths["/api/v1/grants/{id}/payouts"]["post"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert!(params
+        .iter()
+        .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"));
 }

@@ -47,11 +47,9 @@ pub async fn list_payouts(
     };
     let mut conn = state.db.conn().await?;
     let rows = grants::list_payouts(&mut conn, &filter, page.after, page.fetch()).await?;
-    let mut views = Vec::with_capacity(rows.len());
-    for r in &rows {
-        views.push((r.requested_at, svc::payout_view(&mut conn, r).await?));
-    }
-    Ok(HttpResponse::Ok().json(page.page(views, |(at, v)| (*at, v.id), |(_, v)| v)))
+    let views = svc::payout_views(&mut conn, &rows).await?;
+    let keyed: Vec<_> = rows.iter().map(|r| r.requested_at).zip(views).collect();
+    Ok(HttpResponse::Ok().json(page.page(keyed, |(at, v)| (*at, v.id), |(_, v)| v)))
 }
 
 async fn answer(state: &AppState, row: PayoutRow) -> ApiResult<HttpResponse> {
