@@ -60,7 +60,8 @@ pub struct TrancheView {
     /// Approved, not yet paid.
     pub approved: Money,
     pub paid: Money,
-    /// What a new payout request may still ask for (amount − requested − approved − paid).
+    /// What a payout request may still ask for once due (amount − requested − approved −
+    /// paid); 0 for a paid or cancelled tranche.
     pub available: Money,
     pub due_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
@@ -79,7 +80,12 @@ impl TrancheView {
             pending: money(t.requested_total - t.committed_total)?,
             approved: money(t.committed_total - t.paid_total)?,
             paid: money(t.paid_total)?,
-            available: remaining(money(t.requested_total)?, money(t.amount)?),
+            available: match parse_text::<TrancheStatus>(&t.status)? {
+                TrancheStatus::Scheduled | TrancheStatus::Due => {
+                    remaining(money(t.requested_total)?, money(t.amount)?)
+                }
+                TrancheStatus::Paid | TrancheStatus::Cancelled => Money::ZERO,
+            },
             due_at: t.due_at,
             paid_at: t.paid_at,
             cancelled_at: t.cancelled_at,
@@ -996,6 +1002,21 @@ pub async fn decide(
     payout_id: Uuid,
     decision: Decision,
 ) -> Result<PayoutRow, ApiError> {
+    if let Decision::Paid { value_date, .. } = &decision {
+        // A payment already made: its value date is not later than tomorrow (UTC+8 runs ahead).
+        let latest = Utc::now().date_naive() + chrono::Days::new(1);
+        if *value_date > latest {
+            return Err(ApiError::invalid(
+                Violation::new(
+                    "range",
+                    "the value date of a recorded payment is not in the future",
+                )
+                .limit(format!("<= {latest}"))
+                .actual(value_date)
+                .field("value_date"),
+            ));
+        }
+    }
     let mut conn = db.conn().await?;
     conn.transaction::<_, ApiError, _>(|conn| {
         async move {

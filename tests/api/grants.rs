@@ -178,7 +178,7 @@ async fn pay(
         .post(
             &format!("/payouts/{id}/paid"),
             Some(checker),
-            json!({"bank_reference": format!("BOC-{tranche}-{}", &id[..8]), "value_date": "2026-12-01"}),
+            json!({"bank_reference": format!("BOC-{tranche}-{}", &id[..8]), "value_date": chrono::Utc::now().date_naive().to_string()}),
         )
         .await;
     assert_eq!(
@@ -591,6 +591,10 @@ async fn a_failed_mid_term_terminates_cancels_the_rest_and_blacklists_the_organi
     assert_eq!(r.body["milestones"][1]["grade"], "C");
     assert_eq!(r.body["milestones"][1]["passed"], false);
     assert_eq!(tranche_statuses(&r.body), vec!["cancelled"; 3]);
+    assert_eq!(
+        r.body["tranches"][0]["available"], "0.00",
+        "nothing more from a cancelled tranche"
+    );
     assert_eq!(r.body["balance"]["paid"], "30000.00");
     assert_eq!(r.body["balance"]["outstanding"], "0.00");
     assert_eq!(r.body["balance"]["cancelled"], "70000.00");

@@ -153,13 +153,25 @@ async fn maker_checker_holds_in_the_api_and_in_the_database() {
         .post(
             &format!("/payouts/{id}/paid"),
             Some(&checker),
-            json!({"bank_reference": "X", "value_date": "2026-12-01"}),
+            json!({"bank_reference": "X", "value_date": chrono::Utc::now().date_naive().to_string()}),
         )
         .await;
     assert_eq!(
         (r.status, r.code()),
         (409, "invalid_state"),
         "no payment without approval"
+    );
+    let r = app
+        .post(
+            &format!("/payouts/{id}/paid"),
+            Some(&checker),
+            json!({"bank_reference": "X", "value_date": "2099-01-01"}),
+        )
+        .await;
+    assert_eq!(
+        r.rules(),
+        vec!["range"],
+        "a payment is not recorded ahead of its value date"
     );
 
     // Going around the service: the database refuses a self-approval too.
