@@ -361,15 +361,6 @@ pub async fn payout_views(
         .collect()
 }
 
-/// A payout's view, with its tranche number.
-pub async fn payout_view(
-    conn: &mut AsyncPgConnection,
-    row: &PayoutRow,
-) -> Result<PayoutView, ApiError> {
-    let t = grants::tranche(conn, row.tranche_id).await?;
-    PayoutView::from_row(row, t.number)
-}
-
 // ---------------------------------------------------------------- creation
 
 /// Creates the grant of an approved application (amount = its `award_amount`) and its tranches
@@ -844,6 +835,37 @@ pub struct Replayable {
     pub replayed: bool,
 }
 
+/// Claims the key for this transaction (`None`: go ahead, then `store` the answer), or returns
+/// the stored answer of the same request (422 `idempotency_key_reused` for another request).
+/// A concurrent twin waits on the key row until the first transaction ends; only successful
+/// answers are stored (a failed transaction rolls its key back).
+async fn claim_or_replay(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    idem: &Idempotency,
+) -> Result<Option<Replayable>, ApiError> {
+    if grants::claim_key(conn, caller.user_id, &idem.key, &idem.request_hash).await? {
+        return Ok(None);
+    }
+    let stored = grants::find_key(conn, caller.user_id, &idem.key).await?;
+    if stored.request_hash != idem.request_hash {
+        return Err(ApiError::Unprocessable {
+            code: "idempotency_key_reused",
+            detail: "this Idempotency-Key was used with another request".into(),
+        });
+    }
+    match (stored.response_status, stored.response_body) {
+        (Some(status), Some(body)) => Ok(Some(Replayable {
+            status: status as u16,
+            body,
+            replayed: true,
+        })),
+        _ => Err(ApiError::Internal(anyhow::anyhow!(
+            "idempotency key without a stored response"
+        ))),
+    }
+}
+
 /// Requests a payout of a due tranche (finance). With the same key and body the first answer
 /// is returned; with the same key and another body, 422 `idempotency_key_reused`.
 pub async fn request_payout(
@@ -874,24 +896,8 @@ pub async fn request_payout(
     conn.transaction::<_, ApiError, _>(|conn| {
         async move {
             // The key first: a concurrent twin waits here until this transaction ends.
-            if !grants::claim_key(conn, caller.user_id, &idem.key, &idem.request_hash).await? {
-                let stored = grants::find_key(conn, caller.user_id, &idem.key).await?;
-                if stored.request_hash != idem.request_hash {
-                    return Err(ApiError::Unprocessable {
-                        code: "idempotency_key_reused",
-                        detail: "this Idempotency-Key was used with another request".into(),
-                    });
-                }
-                return match (stored.response_status, stored.response_body) {
-                    (Some(status), Some(body)) => Ok(Replayable {
-                        status: status as u16,
-                        body,
-                        replayed: true,
-                    }),
-                    _ => Err(ApiError::Internal(anyhow::anyhow!(
-                        "idempotency key without a stored response"
-                    ))),
-                };
+            if let Some(replay) = claim_or_replay(conn, caller, &idem).await? {
+                return Ok(replay);
             }
             let visible = grants::get(conn, caller.organization_scope(), grant_id).await?;
             let grant = grants::lock(conn, visible.id).await?;
@@ -995,13 +1001,15 @@ pub enum Decision {
 
 /// Approves, rejects or records the payment of a payout (finance). Approval and rejection are
 /// by a finance user other than the requester (403 `self_approval_forbidden`; a CHECK in the
-/// database too); approval re-checks that approved + paid stays within the tranche.
+/// database too); approval re-checks that approved + paid stays within the tranche. With an
+/// `Idempotency-Key` a retried decision answers the first answer instead of 409.
 pub async fn decide(
     db: &Database,
     caller: &Caller,
     payout_id: Uuid,
     decision: Decision,
-) -> Result<PayoutRow, ApiError> {
+    idem: Option<Idempotency>,
+) -> Result<Replayable, ApiError> {
     if let Decision::Paid { value_date, .. } = &decision {
         // A payment already made: its value date is not later than tomorrow (UTC+8 runs ahead).
         let latest = Utc::now().date_naive() + chrono::Days::new(1);
@@ -1020,6 +1028,11 @@ pub async fn decide(
     let mut conn = db.conn().await?;
     conn.transaction::<_, ApiError, _>(|conn| {
         async move {
+            if let Some(idem) = &idem {
+                if let Some(replay) = claim_or_replay(conn, caller, idem).await? {
+                    return Ok(replay);
+                }
+            }
             let seen = grants::payout(conn, payout_id).await?;
             let grant = grants::lock(conn, seen.grant_id).await?;
             let p = grants::lock_payout(conn, payout_id).await?;
@@ -1121,7 +1134,16 @@ pub async fn decide(
                 })),
             )
             .await?;
-            Ok(row)
+            let view = PayoutView::from_row(&row, tranche.number)?;
+            let body = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.into()))?;
+            if let Some(idem) = &idem {
+                grants::save_response(conn, caller.user_id, &idem.key, 200, &body).await?;
+            }
+            Ok(Replayable {
+                status: 200,
+                body,
+                replayed: false,
+            })
         }
         .scope_boxed()
     })

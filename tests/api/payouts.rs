@@ -88,6 +88,62 @@ async fn idempotency_key_required_replayed_and_never_reused_for_another_body() {
     let r = request_payout(&app, &fin, &f.grant, 1, "100", "pay-2026-002").await;
     assert_eq!(r.status, 201, "{}", r.body);
 
+    // Decisions take an optional key: a retried approval or payment answers the first answer.
+    let id = first.body["id"].as_str().unwrap().to_string();
+    let decide = |path: String, key: &'static str, body: serde_json::Value| {
+        let (app, token) = (&app, other_fin.clone());
+        async move {
+            app.send(
+                app.client
+                    .post(app.url(&path))
+                    .bearer_auth(token)
+                    .header("Idempotency-Key", key)
+                    .json(&body),
+            )
+            .await
+        }
+    };
+    let approve = format!("/payouts/{id}/approve");
+    let a1 = decide(approve.clone(), "approve-1", json!({})).await;
+    assert_eq!(
+        (a1.status, &a1.body["status"]),
+        (200, &json!("approved")),
+        "{}",
+        a1.body
+    );
+    let a2 = decide(approve.clone(), "approve-1", json!({})).await;
+    assert_eq!((a2.status, &a2.body), (200, &a1.body));
+    assert_eq!(a2.headers["idempotent-replayed"], "true");
+    let r = app.post(&approve, Some(&other_fin), json!({})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "invalid_state"),
+        "without a key a repeat is a conflict"
+    );
+    let today = chrono::Utc::now().date_naive().to_string();
+    let paid = format!("/payouts/{id}/paid");
+    let p1 = decide(
+        paid.clone(),
+        "paid-1",
+        json!({"bank_reference": "ICBC-1", "value_date": today}),
+    )
+    .await;
+    assert_eq!(p1.body["status"], "paid", "{}", p1.body);
+    let p2 = decide(
+        paid.clone(),
+        "paid-1",
+        json!({"bank_reference": "ICBC-1", "value_date": today}),
+    )
+    .await;
+    assert_eq!((p2.status, &p2.body), (200, &p1.body));
+    let r = decide(
+        paid,
+        "paid-1",
+        json!({"bank_reference": "ICBC-2", "value_date": today}),
+    )
+    .await;
+    assert_eq!((r.status, r.code()), (422, "idempotency_key_reused"));
+
     // Ten identical requests at once: one payout, ten identical answers.
     let app = Arc::new(app);
     let barrier = Arc::new(tokio::sync::Barrier::new(10));

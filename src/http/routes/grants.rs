@@ -142,24 +142,34 @@ pub async fn request_payout(
 ) -> ApiResult<HttpResponse> {
     caller.require(FINANCE)?;
     let grant_id = path.into_inner();
-    let key = req
-        .headers()
-        .get(IDEMPOTENCY_KEY)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "idempotency_key_required",
-                "a payout request needs an Idempotency-Key header",
-            )
-        })?
-        .to_str()
-        .map_err(|_| {
-            ApiError::bad_request(
-                "invalid_idempotency_key",
-                "Idempotency-Key has 1 to 200 visible ASCII characters",
-            )
-        })?;
-    let idem = Idempotency::new(key, &format!("POST /grants/{grant_id}/payouts"), &body.0)?;
+    let key = idempotency_key(&req)?.ok_or_else(|| {
+        ApiError::bad_request(
+            "idempotency_key_required",
+            "a payout request needs an Idempotency-Key header",
+        )
+    })?;
+    let idem = Idempotency::new(&key, &format!("POST /grants/{grant_id}/payouts"), &body.0)?;
     let out = svc::request_payout(&state.db, &caller, grant_id, body.0, idem).await?;
+    replayable(out)
+}
+
+/// The `Idempotency-Key` header, if any.
+pub(crate) fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
+    req.headers()
+        .get(IDEMPOTENCY_KEY)
+        .map(|v| {
+            v.to_str().map(str::to_string).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_idempotency_key",
+                    "Idempotency-Key has 1 to 200 visible ASCII characters",
+                )
+            })
+        })
+        .transpose()
+}
+
+/// Sends a (possibly replayed) answer; a replay says so in `Idempotent-Replayed: true`.
+pub(crate) fn replayable(out: svc::Replayable) -> ApiResult<HttpResponse> {
     let status = actix_web::http::StatusCode::from_u16(out.status)
         .map_err(|e| ApiError::Internal(e.into()))?;
     let mut res = HttpResponse::build(status);

@@ -1,6 +1,6 @@
 //! The finance work queue and payout decisions (maker-checker).
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -12,11 +12,10 @@ use crate::domain::grant::PayoutStatus;
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::ValidJson;
 use crate::http::pagination::{Page, PageRequest};
-use crate::http::routes::grants::{FINANCE, FINANCE_OR_ADMIN};
+use crate::http::routes::grants::{idempotency_key, replayable, FINANCE, FINANCE_OR_ADMIN};
 use crate::http::AppState;
-use crate::service::grants::{self as svc, Decision, PayoutView};
+use crate::service::grants::{self as svc, Decision, Idempotency, PayoutView};
 use crate::storage::grants::{self, PayoutFilter};
-use crate::storage::models::PayoutRow;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -52,27 +51,36 @@ pub async fn list_payouts(
     Ok(HttpResponse::Ok().json(page.page(keyed, |(at, v)| (*at, v.id), |(_, v)| v)))
 }
 
-async fn answer(state: &AppState, row: PayoutRow) -> ApiResult<HttpResponse> {
-    let mut conn = state.db.conn().await?;
-    Ok(HttpResponse::Ok().json(svc::payout_view(&mut conn, &row).await?))
+/// The optional `Idempotency-Key` of a decision, digested with what is decided.
+fn idem(
+    req: &HttpRequest,
+    what: &str,
+    body: &impl serde::Serialize,
+) -> ApiResult<Option<Idempotency>> {
+    idempotency_key(req)?
+        .map(|k| Idempotency::new(&k, what, body))
+        .transpose()
 }
 
 /// Approve a requested payout (finance, not the requester: 403 `self_approval_forbidden`).
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/approve", tag = "payouts", security(("bearer" = [])), params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/approve", tag = "payouts", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "optional: a retry with the same key answers the first answer")),
     responses((status = 200, body = PayoutView), (status = 401, body = Problem), (status = 403, body = Problem, description = "forbidden, self_approval_forbidden"),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "invalid_state"), (status = 422, body = Problem)))]
 #[post("/payouts/{id}/approve")]
 pub async fn approve_payout(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(FINANCE)?;
-    let row = svc::decide(&state.db, &caller, path.into_inner(), Decision::Approve).await?;
-    answer(&state, row).await
+    let id = path.into_inner();
+    let idem = idem(&req, &format!("POST /payouts/{id}/approve"), &())?;
+    replayable(svc::decide(&state.db, &caller, id, Decision::Approve, idem).await?)
 }
 
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Deserialize, serde::Serialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectInput {
     #[validate(length(min = 1, max = 2000))]
@@ -80,7 +88,8 @@ pub struct RejectInput {
 }
 
 /// Reject a requested payout with a reason (finance, not the requester).
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/reject", tag = "payouts", security(("bearer" = [])), params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/reject", tag = "payouts", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "optional: a retry with the same key answers the first answer")),
     request_body = RejectInput,
     responses((status = 200, body = PayoutView), (status = 401, body = Problem), (status = 403, body = Problem, description = "forbidden, self_approval_forbidden"),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "invalid_state"), (status = 422, body = Problem)))]
@@ -88,10 +97,13 @@ pub struct RejectInput {
 pub async fn reject_payout(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<Uuid>,
     body: ValidJson<RejectInput>,
 ) -> ApiResult<HttpResponse> {
     caller.require(FINANCE)?;
+    let id = path.into_inner();
+    let idem = idem(&req, &format!("POST /payouts/{id}/reject"), &body.0)?;
     let reason = body.0.reason.trim().to_string();
     if reason.is_empty() {
         return Err(crate::http::error::ApiError::invalid(
@@ -99,17 +111,10 @@ pub async fn reject_payout(
                 .field("reason"),
         ));
     }
-    let row = svc::decide(
-        &state.db,
-        &caller,
-        path.into_inner(),
-        Decision::Reject { reason },
-    )
-    .await?;
-    answer(&state, row).await
+    replayable(svc::decide(&state.db, &caller, id, Decision::Reject { reason }, idem).await?)
 }
 
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Deserialize, serde::Serialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaidInput {
     #[validate(length(min = 1, max = 100))]
@@ -119,7 +124,8 @@ pub struct PaidInput {
 
 /// Record the bank payment of an approved payout (finance). A tranche is `paid` when its paid
 /// payouts add up to it.
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/paid", tag = "payouts", security(("bearer" = [])), params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/paid", tag = "payouts", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "optional: a retry with the same key answers the first answer")),
     request_body = PaidInput,
     responses((status = 200, body = PayoutView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "invalid_state: not approved"), (status = 422, body = Problem)))]
@@ -127,10 +133,13 @@ pub struct PaidInput {
 pub async fn mark_paid(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<Uuid>,
     body: ValidJson<PaidInput>,
 ) -> ApiResult<HttpResponse> {
     caller.require(FINANCE)?;
+    let id = path.into_inner();
+    let idem = idem(&req, &format!("POST /payouts/{id}/paid"), &body.0)?;
     let b = body.0;
     let bank_reference = b.bank_reference.trim().to_string();
     if bank_reference.is_empty() {
@@ -139,15 +148,9 @@ pub async fn mark_paid(
                 .field("bank_reference"),
         ));
     }
-    let row = svc::decide(
-        &state.db,
-        &caller,
-        path.into_inner(),
-        Decision::Paid {
-            bank_reference,
-            value_date: b.value_date,
-        },
-    )
-    .await?;
-    answer(&state, row).await
+    let decision = Decision::Paid {
+        bank_reference,
+        value_date: b.value_date,
+    };
+    replayable(svc::decide(&state.db, &caller, id, decision, idem).await?)
 }
