@@ -6,6 +6,7 @@ pub mod macros;
 pub mod budget;
 pub mod credit_code;
 pub mod eligibility;
+pub mod grant;
 pub mod lifecycle;
 pub mod money;
 pub mod rating;

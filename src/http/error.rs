@@ -189,6 +189,25 @@ impl From<StorageError> for ApiError {
                         code: "reference_not_found",
                         detail: "a referenced record does not exist".to_string(),
                     },
+                    K::CheckViolation if constraint == "payouts_maker_checker" => {
+                        ApiError::Forbidden {
+                            code: "self_approval_forbidden",
+                            detail: "a payout is approved or rejected by a finance user other than the one who requested it".to_string(),
+                        }
+                    }
+                    K::CheckViolation
+                        if constraint == "tranches_within_amount"
+                            || constraint == "grants_within_award" =>
+                    {
+                        ApiError::RuleViolation(vec![Violation::new(
+                            if constraint == "grants_within_award" {
+                                "award_limit"
+                            } else {
+                                "tranche_limit"
+                            },
+                            "payouts never exceed their tranche or the award",
+                        )])
+                    }
                     K::CheckViolation | K::NotNullViolation => ApiError::Unprocessable {
                         code: "constraint_violation",
                         detail: format!("the data breaks the rule `{constraint}`"),
@@ -223,6 +242,7 @@ fn unique_code(constraint: &str) -> &'static str {
         "users_email_lower_key" => "email_taken",
         "organizations_credit_code_key" => "credit_code_taken",
         "api_tokens_user_name_key" => "token_name_taken",
+        "grants_application_id_key" => "grant_exists",
         _ => "duplicate",
     }
 }
@@ -232,6 +252,7 @@ fn unique_field(constraint: &str) -> &'static str {
         "users_email_lower_key" => "email",
         "organizations_credit_code_key" => "credit code",
         "api_tokens_user_name_key" => "token name",
+        "grants_application_id_key" => "application (a grant exists for it)",
         _ => "key",
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod applications;
 pub mod demo;
+pub mod grants;
+pub mod ledger;
 pub mod organizations;
 pub mod review;
 pub mod rounds;

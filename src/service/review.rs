@@ -1095,12 +1095,14 @@ pub async fn finalize(
     .await
 }
 
-/// What follows an approval inside the finalizing transaction (the grant, once grants exist).
+/// What follows an approval inside the finalizing transaction: the grant with its tranches.
 async fn on_approved(
-    _conn: &mut AsyncPgConnection,
-    _caller: &Caller,
-    _application: &ApplicationRow,
-    _round: &RoundRow,
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    application: &ApplicationRow,
+    round: &RoundRow,
 ) -> Result<(), ApiError> {
+    let spec = RoundSpec::from_row(round)?;
+    crate::service::grants::create_for_approved(conn, Some(caller), application, &spec).await?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! (diesel-async over a deadpool pool), so no actix worker thread ever blocks on the database.
 
 pub mod applications;
+pub mod grants;
 pub mod migrate;
 pub mod models;
 pub mod organizations;

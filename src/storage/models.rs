@@ -406,6 +406,182 @@ pub struct AwardObjectionRow {
     pub recorded_at: DateTime<Utc>,
 }
 
+// ---------- grants and payouts ----------
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]
+#[diesel(table_name = grants, check_for_backend(diesel::pg::Pg))]
+pub struct GrantRow {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub round_id: Uuid,
+    pub organization_id: Uuid,
+    pub amount: Decimal,
+    pub status: String,
+    pub previous_grant_id: Option<Uuid>,
+    /// Maintained by the database (payouts trigger): requested + approved + paid.
+    pub requested_total: Decimal,
+    /// Maintained by the database: approved + paid.
+    pub committed_total: Decimal,
+    /// Maintained by the database: paid.
+    pub paid_total: Decimal,
+    pub clawback_amount: Option<Decimal>,
+    pub terminated_at: Option<DateTime<Utc>>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = grants)]
+pub struct GrantInsertForm {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub round_id: Uuid,
+    pub organization_id: Uuid,
+    pub amount: Decimal,
+    pub status: String,
+    pub previous_grant_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+}
+
+/// The totals are the trigger's, so they are not here.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = grants)]
+pub struct GrantUpdateForm {
+    pub status: Option<String>,
+    pub clawback_amount: Option<Option<Decimal>>,
+    pub terminated_at: Option<Option<DateTime<Utc>>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]
+#[diesel(table_name = tranches, check_for_backend(diesel::pg::Pg))]
+pub struct TrancheRow {
+    pub id: Uuid,
+    pub grant_id: Uuid,
+    pub number: i32,
+    pub percent: Decimal,
+    pub amount: Decimal,
+    pub milestone: String,
+    pub status: String,
+    pub requested_total: Decimal,
+    pub committed_total: Decimal,
+    pub paid_total: Decimal,
+    pub due_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = tranches)]
+pub struct TrancheInsertForm {
+    pub id: Uuid,
+    pub grant_id: Uuid,
+    pub number: i32,
+    pub percent: Decimal,
+    pub amount: Decimal,
+    pub milestone: String,
+    pub status: String,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = tranches)]
+pub struct TrancheUpdateForm {
+    pub status: Option<String>,
+    pub due_at: Option<Option<DateTime<Utc>>>,
+    pub paid_at: Option<Option<DateTime<Utc>>>,
+    pub cancelled_at: Option<Option<DateTime<Utc>>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = milestone_events, check_for_backend(diesel::pg::Pg))]
+pub struct MilestoneEventRow {
+    pub id: Uuid,
+    pub grant_id: Uuid,
+    pub milestone: String,
+    pub score: Option<Decimal>,
+    pub grade: Option<String>,
+    pub passed: bool,
+    pub note: String,
+    pub recorded_by: Option<Uuid>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = milestone_events)]
+pub struct MilestoneEventInsertForm {
+    pub id: Uuid,
+    pub grant_id: Uuid,
+    pub milestone: String,
+    pub score: Option<Decimal>,
+    pub grade: Option<String>,
+    pub passed: bool,
+    pub note: String,
+    pub recorded_by: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize)]
+#[diesel(table_name = payouts, check_for_backend(diesel::pg::Pg))]
+pub struct PayoutRow {
+    pub id: Uuid,
+    pub grant_id: Uuid,
+    pub tranche_id: Uuid,
+    pub amount: Decimal,
+    pub status: String,
+    pub note: String,
+    pub requested_by: Uuid,
+    pub requested_at: DateTime<Utc>,
+    pub approved_by: Option<Uuid>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub rejected_by: Option<Uuid>,
+    pub rejected_at: Option<DateTime<Utc>>,
+    pub rejected_reason: Option<String>,
+    pub paid_by: Option<Uuid>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub bank_reference: Option<String>,
+    pub value_date: Option<NaiveDate>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = payouts)]
+pub struct PayoutInsertForm {
+    pub id: Uuid,
+    pub grant_id: Uuid,
+    pub tranche_id: Uuid,
+    pub amount: Decimal,
+    pub status: String,
+    pub note: String,
+    pub requested_by: Uuid,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = payouts)]
+pub struct PayoutUpdateForm {
+    pub status: Option<String>,
+    pub approved_by: Option<Option<Uuid>>,
+    pub approved_at: Option<Option<DateTime<Utc>>>,
+    pub rejected_by: Option<Option<Uuid>>,
+    pub rejected_at: Option<Option<DateTime<Utc>>>,
+    pub rejected_reason: Option<Option<String>>,
+    pub paid_by: Option<Option<Uuid>>,
+    pub paid_at: Option<Option<DateTime<Utc>>>,
+    pub bank_reference: Option<Option<String>>,
+    pub value_date: Option<Option<NaiveDate>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys, check_for_backend(diesel::pg::Pg))]
+pub struct IdempotencyKeyRow {
+    pub user_id: Uuid,
+    pub key: String,
+    pub request_hash: Vec<u8>,
+    pub response_status: Option<i16>,
+    pub response_body: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
 // ---------- audit ----------
 
 #[derive(Debug, Clone, Queryable, Selectable)]

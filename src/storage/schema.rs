@@ -212,6 +212,92 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    grants (id) {
+        id -> Uuid,
+        application_id -> Uuid,
+        round_id -> Uuid,
+        organization_id -> Uuid,
+        amount -> Numeric,
+        status -> Text,
+        previous_grant_id -> Nullable<Uuid>,
+        requested_total -> Numeric,
+        committed_total -> Numeric,
+        paid_total -> Numeric,
+        clawback_amount -> Nullable<Numeric>,
+        terminated_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tranches (id) {
+        id -> Uuid,
+        grant_id -> Uuid,
+        number -> Int4,
+        percent -> Numeric,
+        amount -> Numeric,
+        milestone -> Text,
+        status -> Text,
+        requested_total -> Numeric,
+        committed_total -> Numeric,
+        paid_total -> Numeric,
+        due_at -> Nullable<Timestamptz>,
+        paid_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    milestone_events (id) {
+        id -> Uuid,
+        grant_id -> Uuid,
+        milestone -> Text,
+        score -> Nullable<Numeric>,
+        grade -> Nullable<Text>,
+        passed -> Bool,
+        note -> Text,
+        recorded_by -> Nullable<Uuid>,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    payouts (id) {
+        id -> Uuid,
+        grant_id -> Uuid,
+        tranche_id -> Uuid,
+        amount -> Numeric,
+        status -> Text,
+        note -> Text,
+        requested_by -> Uuid,
+        requested_at -> Timestamptz,
+        approved_by -> Nullable<Uuid>,
+        approved_at -> Nullable<Timestamptz>,
+        rejected_by -> Nullable<Uuid>,
+        rejected_at -> Nullable<Timestamptz>,
+        rejected_reason -> Nullable<Text>,
+        paid_by -> Nullable<Uuid>,
+        paid_at -> Nullable<Timestamptz>,
+        bank_reference -> Nullable<Text>,
+        value_date -> Nullable<Date>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Uuid,
+        key -> Text,
+        request_hash -> Bytea,
+        response_status -> Nullable<Int2>,
+        response_body -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(applications -> rounds (round_id));
@@ -220,6 +306,13 @@ diesel::joinable!(budget_lines -> applications (application_id));
 diesel::joinable!(assignments -> applications (application_id));
 diesel::joinable!(assignments -> users (reviewer_id));
 diesel::joinable!(awards -> applications (application_id));
+diesel::joinable!(grants -> applications (application_id));
+diesel::joinable!(grants -> rounds (round_id));
+diesel::joinable!(grants -> organizations (organization_id));
+diesel::joinable!(tranches -> grants (grant_id));
+diesel::joinable!(milestone_events -> grants (grant_id));
+diesel::joinable!(payouts -> grants (grant_id));
+diesel::joinable!(payouts -> tranches (tranche_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -235,4 +328,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     award_decisions,
     awards,
     award_objections,
+    grants,
+    tranches,
+    milestone_events,
+    payouts,
+    idempotency_keys,
 );

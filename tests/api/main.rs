@@ -2,8 +2,10 @@
 
 mod applications;
 mod auth;
+mod grants;
 mod health;
 mod helpers;
 mod organizations;
+mod payouts;
 mod review;
 mod rounds;

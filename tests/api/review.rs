@@ -344,6 +344,25 @@ async fn five_reviewers_score_six_applications_and_awards_fill_the_pool_in_rank_
         }
     }
     assert_eq!(total, Decimal::from(250000));
+    // Finalization created one grant per approved application, its tranches split 50/30/20.
+    let r = app
+        .get(&format!("/grants?round_id={}", f.round), Some(&f.admin))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let grants = r.body["items"].as_array().unwrap();
+    assert_eq!(grants.len(), 4, "{}", r.body);
+    let small = grants
+        .iter()
+        .find(|g| g["application_id"] == id(0))
+        .unwrap();
+    assert_eq!(small["amount"], "10000.00");
+    let parts: Vec<&str> = small["tranches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(parts, vec!["5000.00", "3000.00", "2000.00"]);
     // Decided: no second decision.
     let r = app
         .post(

@@ -3,9 +3,11 @@
 
 pub mod applications;
 pub mod auth;
+pub mod grants;
 pub mod health;
 pub mod me;
 pub mod organizations;
+pub mod payouts;
 pub mod review;
 pub mod rounds;
 pub mod users;
@@ -41,6 +43,9 @@ macro_rules! api {
                 (name = "applications", description = "Project applications and budgets"),
                 (name = "review", description = "Review panels, assignments, scoring and ranking"),
                 (name = "awards", description = "Award decisions: preview, public notice, objections, finalization"),
+                (name = "grants", description = "Grants, tranches and milestones"),
+                (name = "payouts", description = "Payout requests and maker-checker approval"),
+                (name = "ledger", description = "Ledger exports (CSV with BOM, XLSX)"),
                 (name = "operations", description = "Health and readiness"),
             )
         )]
@@ -93,5 +98,17 @@ api! {
         review::get_awards,
         review::record_objection,
         review::finalize_awards,
+        grants::list_grants,
+        grants::get_grant,
+        grants::record_milestone,
+        grants::request_payout,
+        grants::grant_ledger_csv,
+        grants::grant_ledger_xlsx,
+        grants::round_ledger_csv,
+        grants::round_ledger_xlsx,
+        payouts::list_payouts,
+        payouts::approve_payout,
+        payouts::reject_payout,
+        payouts::mark_paid,
     ]
 }
