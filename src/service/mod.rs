@@ -2,8 +2,10 @@
 //! writes and its audit record in one transaction.
 
 pub mod applications;
+pub mod audit_trail;
 pub mod demo;
 pub mod organizations;
+pub mod outbox;
 pub mod rounds;
 pub mod users;
 

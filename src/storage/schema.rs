@@ -142,6 +142,38 @@ diesel::table! {
         entity_id -> Uuid,
         before -> Nullable<Jsonb>,
         after -> Nullable<Jsonb>,
+        // `txid xid8` (the writing transaction) is not mapped: it has a database default and
+        // only the sealer reads it, in SQL (storage/audit_chain.rs).
+    }
+}
+
+diesel::table! {
+    audit_seals (seq) {
+        seq -> Int8,
+        event_id -> Int8,
+        prev_hash -> Bytea,
+        hash -> Bytea,
+        sealed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    email_outbox (id) {
+        id -> Int8,
+        message_id -> Uuid,
+        recipient -> Text,
+        recipient_name -> Text,
+        language -> Text,
+        kind -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -220,6 +252,7 @@ diesel::joinable!(budget_lines -> applications (application_id));
 diesel::joinable!(assignments -> applications (application_id));
 diesel::joinable!(assignments -> users (reviewer_id));
 diesel::joinable!(awards -> applications (application_id));
+diesel::joinable!(audit_seals -> audit_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -235,4 +268,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     award_decisions,
     awards,
     award_objections,
+    audit_seals,
+    email_outbox,
 );

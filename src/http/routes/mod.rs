@@ -2,10 +2,12 @@
 //! descriptions with the OpenAPI document, so no route can be served undocumented.
 
 pub mod applications;
+pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod me;
 pub mod organizations;
+pub mod outbox;
 pub mod rounds;
 pub mod users;
 
@@ -38,6 +40,8 @@ macro_rules! api {
                 (name = "organizations", description = "The organization registry"),
                 (name = "rounds", description = "Funding rounds"),
                 (name = "applications", description = "Project applications and budgets"),
+                (name = "notifications", description = "The email outbox"),
+                (name = "audit", description = "The tamper-evident audit trail"),
                 (name = "operations", description = "Health and readiness"),
             )
         )]
@@ -75,5 +79,9 @@ api! {
         applications::submit_application,
         applications::withdraw_application,
         applications::screen_application,
+        outbox::list_outbox,
+        outbox::retry_outbox_message,
+        audit::list_audit,
+        audit::verify_audit,
     ]
 }
