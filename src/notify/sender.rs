@@ -65,13 +65,16 @@ pub async fn run_once_with(
 ) -> Result<usize, StorageError> {
     let mut conn = db.conn().await?;
     let mut sent = 0;
+    // Each pass walks the due messages once, in id order.
+    let mut last_id = 0i64;
     for _ in 0..email.batch_size.max(1) {
         let outcome = conn
             .transaction::<_, StorageError, _>(|conn| {
                 async move {
-                    let Some(row) = outbox::claim_due(conn).await? else {
+                    let Some(row) = outbox::claim_due(conn, last_id).await? else {
                         return Ok(None);
                     };
+                    let id = row.id;
                     let outcome = match mailer.send(&email.from, &row).await {
                         Ok(()) => {
                             outbox::mark_sent(conn, row.id).await?;
@@ -94,15 +97,19 @@ pub async fn run_once_with(
                             outcome
                         }
                     };
-                    Ok(Some(outcome))
+                    Ok(Some((id, outcome)))
                 }
                 .scope_boxed()
             })
             .await?;
         match outcome {
             None => break,
-            Some(Outcome::Sent) => sent += 1,
-            Some(_) => {}
+            Some((id, o)) => {
+                last_id = id;
+                if o == Outcome::Sent {
+                    sent += 1;
+                }
+            }
         }
     }
     Ok(sent)

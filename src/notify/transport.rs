@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::header::ContentType;
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -74,21 +74,18 @@ impl Mailer {
                     message: format!("writing to {}: {e}", dir.display()),
                 };
                 tokio::fs::create_dir_all(dir).await.map_err(io)?;
-                // Named by outbox id and message id: a retry overwrites, never duplicates.
-                let path = dir.join(format!("{:08}-{}-{}.eml", row.id, row.kind, row.message_id));
-                tokio::fs::write(&path, message.formatted())
+                // Named by outbox id and message id: a retry overwrites, never duplicates. The
+                // `.eml` is the exact message; the `.txt` beside it is for people to read.
+                let stem = format!("{:08}-{}-{}", row.id, row.kind, row.message_id);
+                tokio::fs::write(dir.join(format!("{stem}.eml")), message.formatted())
+                    .await
+                    .map_err(io)?;
+                tokio::fs::write(dir.join(format!("{stem}.txt")), readable(row))
                     .await
                     .map_err(io)
             }
         }
     }
-}
-
-/// A body in 8-bit UTF-8 (readable as is in a `.eml` file) when its lines allow it, else the
-/// encoding lettre picks.
-fn body(text: &str) -> Body {
-    Body::new_with_encoding(text.to_string(), ContentTransferEncoding::EightBit)
-        .unwrap_or_else(|_| Body::new(text.to_string()))
 }
 
 /// The MIME message of an outbox row: multipart/alternative, plain text then HTML, with the
@@ -118,13 +115,21 @@ pub fn build_message(from: &str, row: &OutboxRow) -> Result<Message, SendError> 
                 .singlepart(
                     SinglePart::builder()
                         .header(ContentType::TEXT_PLAIN)
-                        .body(body(&row.body_text)),
+                        .body(Body::new(row.body_text.clone())),
                 )
                 .singlepart(
                     SinglePart::builder()
                         .header(ContentType::TEXT_HTML)
-                        .body(body(&row.body_html)),
+                        .body(Body::new(row.body_html.clone())),
                 ),
         )
         .map_err(|e| permanent("building the message", &e))
+}
+
+/// The message as a person reads it: addressee, subject, plain-text body.
+pub fn readable(row: &OutboxRow) -> String {
+    format!(
+        "To: {} <{}>\nSubject: {}\nMessage-ID: <{}@gongyi>\nKind: {}\n\n{}",
+        row.recipient_name, row.recipient, row.subject, row.message_id, row.kind, row.body_text
+    )
 }

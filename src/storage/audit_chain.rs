@@ -241,13 +241,18 @@ pub async fn verify(conn: &mut AsyncPgConnection) -> StorageResult<ChainReport> 
             break;
         }
     }
-    let checked = expected - 1;
+    let checked = match &first_break {
+        Some(b) => b.seq - 1,
+        None => expected - 1,
+    };
     Ok(ChainReport {
         intact: first_break.is_none(),
         checked,
         sealed: counts.sealed,
         unsealed: counts.total - counts.sealed,
-        head_hash: (checked > 0).then(|| hex::encode(&prev)),
+        // The last link known good (within the batch that broke, the one before the break is
+        // not tracked, so no head is reported then).
+        head_hash: (first_break.is_none() && checked > 0).then(|| hex::encode(&prev)),
         first_break,
     })
 }

@@ -19,11 +19,16 @@ pub async fn insert(conn: &mut AsyncPgConnection, forms: &[OutboxInsertForm]) ->
     Ok(())
 }
 
-/// Claims the oldest due pending message, locking its row until the transaction ends. Rows other
-/// senders hold are skipped, so concurrent senders never take the same message.
-pub async fn claim_due(conn: &mut AsyncPgConnection) -> StorageResult<Option<OutboxRow>> {
+/// Claims the oldest due pending message with an id above `after`, locking its row until the
+/// transaction ends. Rows other senders hold are skipped, so concurrent senders never take the
+/// same message; `after` keeps one pass from trying a message twice.
+pub async fn claim_due(
+    conn: &mut AsyncPgConnection,
+    after: i64,
+) -> StorageResult<Option<OutboxRow>> {
     Ok(email_outbox::table
         .filter(email_outbox::status.eq("pending"))
+        .filter(email_outbox::id.gt(after))
         .filter(email_outbox::next_attempt_at.le(diesel::dsl::now))
         .order(email_outbox::id)
         .select(OutboxRow::as_select())

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app, TestApp};
 use crate::rounds::{open_round, round_body};
 
-fn content(title: &str) -> Value {
+pub fn content(title: &str) -> Value {
     json!({
         "title": title,
         "focus_area": "elderly",
@@ -34,7 +34,7 @@ fn budget(personnel: &str) -> Value {
 }
 
 /// A complete draft in the round, ready to submit; returns its id.
-async fn ready_draft(app: &TestApp, token: &str, round: &str, title: &str) -> String {
+pub async fn ready_draft(app: &TestApp, token: &str, round: &str, title: &str) -> String {
     let r = app
         .post(
             &format!("/rounds/{round}/applications"),
