@@ -175,7 +175,13 @@ mod tests {
     #[test]
     fn an_intact_chain_verifies() {
         let events: Vec<_> = (1..=5)
-            .map(|i| event(i, "application.submitted", Some(r#"{"status": "submitted"}"#)))
+            .map(|i| {
+                event(
+                    i,
+                    "application.submitted",
+                    Some(r#"{"status": "submitted"}"#),
+                )
+            })
             .collect();
         let seals = seal_all(&events);
         let (next, head) = verify_links(&seals, 1, GENESIS.to_vec()).unwrap();

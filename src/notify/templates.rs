@@ -276,7 +276,9 @@ fn draft(event: &Event, lang: Language, base: &str) -> Draft {
                     }
                 }
                 En => {
-                    let due = due_on.map_or(String::new(), |d| format!("; please submit your scores by {d}"));
+                    let due = due_on.map_or(String::new(), |d| {
+                        format!("; please submit your scores by {d}")
+                    });
                     Draft {
                         subject: format!("Review assignments: {round_name}"),
                         paragraphs: vec![
@@ -440,7 +442,9 @@ fn draft(event: &Event, lang: Language, base: &str) -> Draft {
                         EvaluationStage::Final => "末期评估",
                     };
                     let verdict = if *passed { "已通过" } else { "未通过" };
-                    let mut paragraphs = vec![format!("{organization_name}的项目《{project_title}》{verdict}{s}。")];
+                    let mut paragraphs = vec![format!(
+                        "{organization_name}的项目《{project_title}》{verdict}{s}。"
+                    )];
                     if let Some(c) = comment {
                         paragraphs.push(format!("评估意见：{c}"));
                     }
@@ -456,7 +460,9 @@ fn draft(event: &Event, lang: Language, base: &str) -> Draft {
                         EvaluationStage::Final => "final evaluation",
                     };
                     let verdict = if *passed { "passed" } else { "did not pass" };
-                    let mut paragraphs = vec![format!("The project \"{project_title}\" of {organization_name} {verdict} its {s}.")];
+                    let mut paragraphs = vec![format!(
+                        "The project \"{project_title}\" of {organization_name} {verdict} its {s}."
+                    )];
                     if let Some(c) = comment {
                         paragraphs.push(format!("Comments: {c}"));
                     }
@@ -656,7 +662,10 @@ mod tests {
         assert_eq!(format_yuan(money("999.5")), "¥999.50");
         assert_eq!(format_yuan(money("1000")), "¥1,000.00");
         assert_eq!(format_yuan(money("1234567.89")), "¥1,234,567.89");
-        assert_eq!(format_yuan(Money::new(dec!(150000)).unwrap()), "¥150,000.00");
+        assert_eq!(
+            format_yuan(Money::new(dec!(150000)).unwrap()),
+            "¥150,000.00"
+        );
     }
 
     #[test]
@@ -670,9 +679,15 @@ mod tests {
             assert!(zh.text.starts_with("王芳，您好："), "{}", zh.text);
             assert!(en.text.starts_with("Dear Wang Fang,"), "{}", en.text);
             for r in [&zh, &en] {
-                assert!(r.text.contains("https://gongyi.example.org/api/v1/"), "{}", r.text);
+                assert!(
+                    r.text.contains("https://gongyi.example.org/api/v1/"),
+                    "{}",
+                    r.text
+                );
                 assert!(!r.text.contains("org//api"), "base url slash is trimmed");
-                assert!(r.html.contains("<a href=\"https://gongyi.example.org/api/v1/"));
+                assert!(r
+                    .html
+                    .contains("<a href=\"https://gongyi.example.org/api/v1/"));
                 assert!(!r.subject.is_empty() && !r.subject.contains('\n'));
             }
         }
@@ -686,7 +701,11 @@ mod tests {
         assert!(r.text.contains("玉山镇社工站申报的项目《银龄助餐》"));
         assert!(r.text.contains("¥80,000.00"));
         // 1_764_000_000 = 2025-11-24T16:00:00Z = 2025-11-25 00:00 Beijing time.
-        assert!(r.text.contains("2025-11-25 00:00（北京时间）"), "{}", r.text);
+        assert!(
+            r.text.contains("2025-11-25 00:00（北京时间）"),
+            "{}",
+            r.text
+        );
         assert!(r.text.contains(&format!("applications/{}", id(1))));
         let r = render(&e[1], "", Language::En, BASE);
         assert_eq!(r.subject, "Not eligible: 银龄助餐");
@@ -698,7 +717,9 @@ mod tests {
         assert!(r.text.contains("12 project(s), ¥1,234,567.80 in total"));
         assert!(r.text.contains("2027-03-31"));
         let r = render(&e[5], "x", Language::Zh, BASE);
-        assert!(r.text.contains("李会计") && r.text.contains("第2期") && r.text.contains("¥45,000.00"));
+        assert!(
+            r.text.contains("李会计") && r.text.contains("第2期") && r.text.contains("¥45,000.00")
+        );
         assert!(r.text.contains(&format!("payouts/{}", id(3))));
         let r = render(&e[6], "x", Language::En, BASE);
         assert!(r.text.contains("tranche 1") && r.text.contains(&format!("grants/{}", id(4))));
@@ -721,7 +742,9 @@ mod tests {
         let r = render(&e, "<i>x</i>", Language::En, BASE);
         assert!(!r.html.contains("<script>"));
         assert!(!r.html.contains("<b>") && !r.html.contains("<i>"));
-        assert!(r.html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;co&quot;"));
+        assert!(r
+            .html
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;co&quot;"));
         assert!(r.html.contains("O&#39;Brien &lt;b&gt;"));
         // The plain text keeps it verbatim.
         assert!(r.text.contains("<script>alert(1)</script>"));

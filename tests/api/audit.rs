@@ -37,7 +37,11 @@ async fn activity(app: &TestApp) -> (String, String, String) {
     let (_, applicant) = app.signed_in(Role::Applicant).await;
     let id = ready_draft(app, &applicant, &round, "审计测试项目").await;
     let r = app
-        .post(&format!("/applications/{id}/submit"), Some(&applicant), json!({}))
+        .post(
+            &format!("/applications/{id}/submit"),
+            Some(&applicant),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     (admin, applicant, id)
@@ -48,7 +52,10 @@ fn verify_cli(app: &TestApp) -> (i32, String) {
         .args(["audit", "verify"])
         .env("GONGYI_ENV", "test")
         .env("DATABASE_URL", app.settings.database.url())
-        .env("GONGYI_CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+        .env(
+            "GONGYI_CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+        )
         .output()
         .expect("run gongyi audit verify");
     (
@@ -80,7 +87,11 @@ async fn records_are_sealed_into_a_chain_and_a_tampered_row_is_named() {
         })
         .collect();
     seqs.sort();
-    assert_eq!(seqs, (1..=items.len() as i64).collect::<Vec<_>>(), "no gaps");
+    assert_eq!(
+        seqs,
+        (1..=items.len() as i64).collect::<Vec<_>>(),
+        "no gaps"
+    );
 
     let r = app.get("/audit/verify", Some(&admin)).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -115,7 +126,11 @@ async fn records_are_sealed_into_a_chain_and_a_tampered_row_is_named() {
     assert_eq!(r.body["first_break"]["event_id"], json!(target));
     assert_eq!(r.body["first_break"]["reason"], "event_changed");
     let seq = r.body["first_break"]["seq"].as_i64().unwrap();
-    assert_eq!(r.body["checked"], json!(seq - 1), "links before it are fine");
+    assert_eq!(
+        r.body["checked"],
+        json!(seq - 1),
+        "links before it are fine"
+    );
     let (code, out) = verify_cli(&app);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&format!("audit event {target}")), "{out}");
@@ -180,12 +195,20 @@ async fn an_unfinished_writer_holds_back_sealing_of_later_records() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     audit_trail::seal(&app.db, 1000).await.unwrap();
-    let r = app.get("/audit?entity_type=round&limit=1", Some(&admin)).await;
+    let r = app
+        .get("/audit?entity_type=round&limit=1", Some(&admin))
+        .await;
     let close = r.body["items"][0].clone();
     assert_eq!(close["after"]["status"], "closed", "{close}");
-    assert_eq!(close["sealed"], false, "not sealed while an older writer runs");
+    assert_eq!(
+        close["sealed"], false,
+        "not sealed while an older writer runs"
+    );
 
-    diesel::sql_query("COMMIT").execute(&mut slow).await.unwrap();
+    diesel::sql_query("COMMIT")
+        .execute(&mut slow)
+        .await
+        .unwrap();
     seal_everything(&app).await;
     let report = audit_trail::verify(&app.db).await.unwrap();
     assert!(report.intact);
@@ -211,7 +234,10 @@ async fn the_trail_filters_by_entity_actor_and_time_and_pages() {
         .get(&format!("/audit?actor_id={me}"), Some(&admin))
         .await;
     let items = r.body["items"].as_array().unwrap();
-    let actions: Vec<&str> = items.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(
         actions,
         vec![

@@ -53,7 +53,11 @@ async fn enqueue_many(app: &TestApp, n: usize) -> Vec<String> {
         .map(|i| Recipient {
             email: format!("r{i}-{}@example.org", Uuid::new_v4().simple()),
             name: format!("收件人{i}"),
-            language: if i % 2 == 0 { Language::Zh } else { Language::En },
+            language: if i % 2 == 0 {
+                Language::Zh
+            } else {
+                Language::En
+            },
         })
         .collect();
     let mut conn = app.db.conn().await.unwrap();
@@ -84,13 +88,21 @@ async fn a_submission_emails_the_organization_and_screening_tells_the_result() {
     let (applicant_id, applicant) = app.signed_in(Role::Applicant).await;
     let id = ready_draft(&app, &applicant, &round, "银龄助餐暖心行动").await;
     let r = app
-        .post(&format!("/applications/{id}/submit"), Some(&applicant), json!({}))
+        .post(
+            &format!("/applications/{id}/submit"),
+            Some(&applicant),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
     // Queued in the submitting transaction, nothing sent yet.
     let queued = outbox(&app, &admin, "?status=pending").await;
-    assert_eq!(queued.len(), 2, "the applicant user and the contact: {queued:?}");
+    assert_eq!(
+        queued.len(),
+        2,
+        "the applicant user and the contact: {queued:?}"
+    );
     assert!(queued.iter().all(|m| m["kind"] == "application_received"));
     assert!(smtp.messages().is_empty());
 
@@ -102,6 +114,11 @@ async fn a_submission_emails_the_organization_and_screening_tells_the_result() {
         .find(|m| m.rcpt_to == vec!["contact@example.org".to_string()])
         .expect("the organization's contact got it");
     assert_eq!(contact.subject(), "申报已受理：银龄助餐暖心行动");
+    assert!(
+        contact.mail_from.contains("noreply@gongyi.local"),
+        "{}",
+        contact.mail_from
+    );
     let text = contact.text();
     assert!(text.contains("《银龄助餐暖心行动》"), "{text}");
     assert!(text.contains("¥80,000.00"));
@@ -168,7 +185,11 @@ async fn a_change_that_rolls_back_sends_nothing() {
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["id"].as_str().unwrap();
     let r = app
-        .post(&format!("/applications/{id}/submit"), Some(&applicant), json!({}))
+        .post(
+            &format!("/applications/{id}/submit"),
+            Some(&applicant),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
 
@@ -206,7 +227,11 @@ async fn an_outage_loses_nothing_and_each_email_arrives_exactly_once() {
     smtp.stop().await;
     // Changes made while the mail server is down.
     let r = app
-        .post(&format!("/applications/{id}/submit"), Some(&applicant), json!({}))
+        .post(
+            &format!("/applications/{id}/submit"),
+            Some(&applicant),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     enqueue_many(&app, 5).await;
@@ -215,7 +240,10 @@ async fn an_outage_loses_nothing_and_each_email_arrives_exactly_once() {
     assert_eq!(pending.len(), 7);
     for m in &pending {
         assert_eq!(m["attempts"], 1, "{m}");
-        assert!(m["last_error"].as_str().unwrap().starts_with("smtp:"), "{m}");
+        assert!(
+            m["last_error"].as_str().unwrap().starts_with("smtp:"),
+            "{m}"
+        );
     }
     // A second pass during the outage (after the short test backoff) fails again.
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -294,15 +322,16 @@ async fn giving_up_after_max_attempts_is_visible_and_an_admin_can_retry() {
         .post(&format!("/outbox/{id}/retry"), Some(&finance), json!({}))
         .await;
     assert_eq!(r.status, 403);
-    let r = app
-        .get("/outbox", Some(&finance))
-        .await;
+    let r = app.get("/outbox", Some(&finance)).await;
     assert_eq!(r.status, 403);
     let r = app
         .post(&format!("/outbox/{id}/retry"), Some(&admin), json!({}))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!((r.body["status"].as_str(), r.body["attempts"].as_i64()), (Some("pending"), Some(0)));
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["attempts"].as_i64()),
+        (Some("pending"), Some(0))
+    );
     let r = app
         .post(&format!("/outbox/{id}/retry"), Some(&admin), json!({}))
         .await;
@@ -347,7 +376,11 @@ async fn the_file_transport_writes_readable_messages() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(files.len(), 4, "an .eml and a readable .txt per message: {files:?}");
+    assert_eq!(
+        files.len(),
+        4,
+        "an .eml and a readable .txt per message: {files:?}"
+    );
     let read = |ext: &str| -> Vec<String> {
         files
             .iter()
@@ -356,9 +389,17 @@ async fn the_file_transport_writes_readable_messages() {
             .collect()
     };
     let text = read("txt");
-    assert!(text.iter().any(|t| t.contains("Subject: 申报已受理：批量通知")
-        && t.contains("申报的项目《批量通知》")), "{text:?}");
-    assert!(text.iter().any(|t| t.contains("The application \"批量通知\"")));
-    assert!(read("eml").iter().all(|m| m.contains("multipart/alternative")));
+    assert!(
+        text.iter()
+            .any(|t| t.contains("Subject: 申报已受理：批量通知")
+                && t.contains("申报的项目《批量通知》")),
+        "{text:?}"
+    );
+    assert!(text
+        .iter()
+        .any(|t| t.contains("The application \"批量通知\"")));
+    assert!(read("eml")
+        .iter()
+        .all(|m| m.contains("multipart/alternative")));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -41,7 +41,8 @@ impl Received {
         let mut prev_encoded = false;
         for word in raw.split_whitespace() {
             let decoded = decode_word(word);
-            if !out.is_empty() && !(prev_encoded && decoded.is_some()) {
+            let joins_encoded = prev_encoded && decoded.is_some();
+            if !out.is_empty() && !joins_encoded {
                 out.push(' ');
             }
             prev_encoded = decoded.is_some();
