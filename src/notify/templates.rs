@@ -538,7 +538,11 @@ pub fn render(event: &Event, recipient_name: &str, lang: Language, base_url: &st
         text.push_str(p);
         text.push_str("\n\n");
     }
-    text.push_str(&format!("{label}: {link}\n\n-- \n{footer}\n"));
+    let colon = match lang {
+        Language::Zh => "：",
+        Language::En => ": ",
+    };
+    text.push_str(&format!("{label}{colon}{link}\n\n-- \n{footer}\n"));
     let lang_attr = match lang {
         Language::Zh => "zh-CN",
         Language::En => "en",

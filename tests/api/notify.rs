@@ -403,3 +403,104 @@ async fn the_file_transport_writes_readable_messages() {
         .all(|m| m.contains("multipart/alternative")));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn recipients_are_resolved_deduplicated_and_in_their_own_language() {
+    use gongyi::service;
+    let app = crate::helpers::spawn_app().await;
+    let mut facts = crate::helpers::organization_facts("去重测试机构");
+    facts.contact_email = "Shared@Example.org".into();
+    let org = service::organizations::create(&app.db, facts, None)
+        .await
+        .unwrap()
+        .id;
+    service::users::create(
+        &app.db,
+        &app.settings.auth,
+        service::users::NewUserInput {
+            email: "shared@example.org".into(),
+            name: "Alice".into(),
+            role: Role::Applicant,
+            organization_id: Some(org),
+            password: crate::helpers::PASSWORD.into(),
+            language: Language::En,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    app.add_user("second@example.org", Role::Applicant, Some(org))
+        .await;
+    let other_org = app.add_organization("别的机构").await;
+    app.add_user("elsewhere@example.org", Role::Applicant, Some(other_org))
+        .await;
+    let f1 = app.add_user("f1@example.org", Role::Finance, None).await;
+    let f2 = app.add_user("f2@example.org", Role::Finance, None).await;
+
+    let mut conn = app.db.conn().await.unwrap();
+    let to = notify::recipients_of_organization(&mut conn, org)
+        .await
+        .unwrap();
+    let got: Vec<(&str, Language)> = to.iter().map(|r| (r.email.as_str(), r.language)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("shared@example.org", Language::En),
+            ("second@example.org", Language::Zh)
+        ],
+        "the contact address is the first user's: one message, in the user's language"
+    );
+
+    let finance = notify::recipients_with_role(&mut conn, Role::Finance, Some(f1))
+        .await
+        .unwrap();
+    assert_eq!(
+        finance.iter().map(|r| r.email.as_str()).collect::<Vec<_>>(),
+        vec!["f2@example.org"],
+        "the preparer is left out"
+    );
+    assert_eq!(
+        notify::recipient_user(&mut conn, f2)
+            .await
+            .unwrap()
+            .map(|r| r.email),
+        Some("f2@example.org".to_string())
+    );
+    gongyi::storage::users::update(
+        &mut conn,
+        f2,
+        &gongyi::storage::models::UserUpdateForm {
+            active: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(notify::recipient_user(&mut conn, f2).await.unwrap(), None);
+    assert!(
+        notify::recipients_with_role(&mut conn, Role::Finance, Some(f1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "inactive users get no mail"
+    );
+
+    // An undeliverable address is skipped, a duplicate is queued once.
+    let mut bad = to.clone();
+    bad.push(Recipient {
+        email: "not an address".into(),
+        name: "x".into(),
+        language: Language::Zh,
+    });
+    bad.push(Recipient {
+        email: "SECOND@example.org".into(),
+        name: "dup".into(),
+        language: Language::Zh,
+    });
+    assert_eq!(
+        notify::enqueue(&mut conn, &bad, &event("去重"))
+            .await
+            .unwrap(),
+        2
+    );
+}
