@@ -1,3 +1,5 @@
+DROP TABLE IF EXISTS audit_sealer_state;
+DROP INDEX IF EXISTS audit_events_txid_idx;
 DROP INDEX IF EXISTS audit_events_at_idx;
 DROP TRIGGER IF EXISTS audit_seals_no_truncate ON audit_seals;
 DROP TRIGGER IF EXISTS audit_seals_append_only ON audit_seals;

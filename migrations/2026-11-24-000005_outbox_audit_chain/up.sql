@@ -53,3 +53,12 @@ CREATE TRIGGER audit_seals_no_truncate BEFORE TRUNCATE ON audit_seals
     FOR EACH STATEMENT EXECUTE FUNCTION gongyi_refuse_audit_change();
 
 CREATE INDEX audit_events_at_idx ON audit_events (at, id);
+CREATE INDEX audit_events_txid_idx ON audit_events (txid);
+
+-- The sealer's progress: every audit event whose txid is below `horizon` is sealed, so each pass
+-- looks only at newer transactions (an index range on txid), not the whole table.
+CREATE TABLE audit_sealer_state (
+    singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+    horizon xid8 NOT NULL
+);
+INSERT INTO audit_sealer_state (horizon) VALUES ('0');

@@ -6,7 +6,8 @@
 //! unsealed events whose writing transaction is older than the oldest transaction still running
 //! (`txid < pg_snapshot_xmin(pg_current_snapshot())`). Those transactions have all ended, so no
 //! event can still appear among them: the chain order (by id, within what each run sees) is final
-//! once written.
+//! once written. `audit_sealer_state.horizon` records how far that is done, so a pass reads only
+//! events of newer transactions (an index range on `txid`) instead of the whole table.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -61,6 +62,14 @@ impl From<EventText> for EventContent {
 }
 
 #[derive(QueryableByName)]
+struct Bounds {
+    #[diesel(sql_type = Text)]
+    low: String,
+    #[diesel(sql_type = Text)]
+    high: String,
+}
+
+#[derive(QueryableByName)]
 struct Head {
     #[diesel(sql_type = BigInt)]
     seq: i64,
@@ -75,18 +84,34 @@ pub async fn seal_batch(conn: &mut AsyncPgConnection, batch: i64) -> StorageResu
         .bind::<BigInt, _>(SEALER_LOCK)
         .execute(conn)
         .await?;
-    // A fresh statement after the lock: it sees every seal the previous holder committed.
+    // Fresh statements after the lock see every seal the previous holder committed. The horizon
+    // is read once: transactions below it have all ended, and stay ended.
+    let bounds: Bounds = diesel::sql_query(
+        "SELECT horizon::text AS low, pg_snapshot_xmin(pg_current_snapshot())::text AS high \
+         FROM audit_sealer_state",
+    )
+    .get_result(conn)
+    .await?;
     let events: Vec<EventText> = diesel::sql_query(
         "SELECT e.id, e.at, e.actor_id, e.actor_role, e.action, e.entity_type, e.entity_id, \
                 e.before::text AS before, e.after::text AS after \
          FROM audit_events e \
-         WHERE e.txid < pg_snapshot_xmin(pg_current_snapshot()) \
+         WHERE e.txid >= $2::xid8 AND e.txid < $3::xid8 \
            AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id) \
          ORDER BY e.id LIMIT $1",
     )
     .bind::<BigInt, _>(batch)
+    .bind::<Text, _>(&bounds.low)
+    .bind::<Text, _>(&bounds.high)
     .load(conn)
     .await?;
+    if (events.len() as i64) < batch {
+        // Everything below the new horizon is (about to be) sealed in this transaction.
+        diesel::sql_query("UPDATE audit_sealer_state SET horizon = $1::xid8")
+            .bind::<Text, _>(&bounds.high)
+            .execute(conn)
+            .await?;
+    }
     if events.is_empty() {
         return Ok(0);
     }

@@ -71,6 +71,13 @@ async fn records_are_sealed_into_a_chain_and_a_tampered_row_is_named() {
 
     let before = app.get("/audit?limit=200", Some(&admin)).await;
     assert_eq!(before.status, 200, "{}", before.body);
+    assert!(before.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["sealed"] == false && e["seal_seq"].is_null()));
+    // Small batches: several transactions, each continuing the chain where the last one ended.
+    audit_trail::seal(&app.db, 2).await.unwrap();
     seal_everything(&app).await;
     // Sealing is idempotent: nothing twice.
     assert_eq!(audit_trail::seal(&app.db, 1000).await.unwrap(), 0);
