@@ -32,6 +32,17 @@ impl Application {
             settings.application.port,
         ))?;
         let port = listener.local_addr()?.port();
+        // A bad sender address would fail every email later: refuse to start instead.
+        settings
+            .email
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "email.from `{}` is not an address: {e}",
+                    settings.email.from
+                )
+            })?;
         crate::notify::set_base_url(&settings.application.base_url);
         let shared = Arc::new(settings.clone());
         let server = run(listener, settings, db.clone())?;

@@ -303,3 +303,32 @@ async fn the_trail_filters_by_entity_actor_and_time_and_pages() {
         assert_eq!(r.status, 401, "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_outbox_and_audit_endpoints_are_documented() {
+    let app = spawn_app().await;
+    let r = app.get("/openapi.json", None).await;
+    for (method, path) in [
+        ("get", "/api/v1/audit"),
+        ("get", "/api/v1/audit/verify"),
+        ("get", "/api/v1/outbox"),
+        ("post", "/api/v1/outbox/{id}/retry"),
+    ] {
+        assert!(
+            r.body["paths"][path][method].is_object(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+    }
+    for schema in [
+        "AuditEventView",
+        "ChainReport",
+        "ChainBreak",
+        "OutboxMessageView",
+        "OutboxStatus",
+    ] {
+        assert!(
+            r.body["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+}
