@@ -1,4 +1,4 @@
-//! The `gongyi` command line: `serve`, `migrate`, `users add`, `seed-demo`.
+//! The `gongyi` command line: `serve`, `migrate`, `users add`, `seed-demo`, `audit seal|verify`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -37,6 +37,19 @@ enum Command {
     },
     /// Load a demo data set drawn from the seed articles (safe to run twice).
     SeedDemo,
+    /// The tamper-evident audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Seal every finished audit record into the hash chain now.
+    Seal,
+    /// Recompute the chain from the current rows; exit code 1 names the first broken link.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -69,6 +82,7 @@ pub fn main() -> ExitCode {
         }
     };
     telemetry::init(&settings.log);
+    crate::notify::set_base_url(&settings.application.base_url);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -79,6 +93,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Audit { command } = cli.command {
+        return runtime.block_on(audit(command, settings));
+    }
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -159,11 +176,68 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             eprintln!("added {} ({})", row.email, row.role);
             Ok(())
         }
+        Command::Audit { command } => match audit(command, settings).await {
+            code if code == ExitCode::SUCCESS => Ok(()),
+            _ => anyhow::bail!("audit command failed"),
+        },
         Command::SeedDemo => {
             prepare_database(&settings).await?;
             let db = Database::new(&settings.database)?;
             crate::service::demo::seed(&db, &settings).await
         }
+    }
+}
+
+/// `gongyi audit seal|verify`: 0 when done / intact, 1 when the chain is broken, 2 on an error.
+async fn audit(command: AuditCommand, settings: Settings) -> ExitCode {
+    let db = match Database::new(&settings.database) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("gongyi: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        AuditCommand::Seal => {
+            match service::audit_trail::seal(&db, settings.audit.seal_batch_size).await {
+                Ok(n) => {
+                    println!("sealed {n} audit record(s)");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("gongyi: sealing failed: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        AuditCommand::Verify => match service::audit_trail::verify(&db).await {
+            Ok(r) => {
+                println!(
+                    "{} seal(s) checked, {} sealed, {} not sealed yet",
+                    r.checked, r.sealed, r.unsealed
+                );
+                if let Some(head) = &r.head_hash {
+                    println!("head hash: {head}");
+                }
+                match r.first_break {
+                    None => {
+                        println!("the audit chain is intact");
+                        ExitCode::SUCCESS
+                    }
+                    Some(b) => {
+                        println!(
+                            "BROKEN at seq {}: audit event {} ({})",
+                            b.seq, b.event_id, b.reason
+                        );
+                        ExitCode::from(1)
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("gongyi: verification failed: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

@@ -46,6 +46,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub email: EmailSettings,
+    pub audit: AuditSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +148,42 @@ pub struct EmailSettings {
     pub smtp_username: String,
     pub smtp_password: SecretString,
     pub file_dir: PathBuf,
+    /// Run the background sender in `serve` (turn off on replicas that should not send).
+    pub sender_enabled: bool,
+    /// How often the sender looks for due messages.
+    pub poll_interval_ms: u64,
+    /// Most messages one sender pass delivers.
+    pub batch_size: u32,
+    /// Tries before a message is marked `failed` (visible in `GET /outbox?status=failed`).
+    pub max_attempts: u32,
+    /// Wait after the first failed try; doubled after each further one, up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// SMTP connection and command timeout.
+    pub smtp_timeout_ms: u64,
+}
+
+impl EmailSettings {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms.max(10))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Run the background sealer in `serve`.
+    pub seal_enabled: bool,
+    /// How often the sealer appends finished audit events to the hash chain.
+    pub seal_interval_ms: u64,
+    /// Most events sealed per transaction.
+    pub seal_batch_size: i64,
+}
+
+impl AuditSettings {
+    pub fn seal_interval(&self) -> Duration {
+        Duration::from_millis(self.seal_interval_ms.max(10))
+    }
 }
 
 impl std::fmt::Debug for EmailSettings {
@@ -160,6 +197,13 @@ impl std::fmt::Debug for EmailSettings {
             .field("smtp_username", &self.smtp_username)
             .field("smtp_password", &"[redacted]")
             .field("file_dir", &self.file_dir)
+            .field("sender_enabled", &self.sender_enabled)
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("batch_size", &self.batch_size)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_initial_ms", &self.retry_initial_ms)
+            .field("retry_max_ms", &self.retry_max_ms)
+            .field("smtp_timeout_ms", &self.smtp_timeout_ms)
             .finish()
     }
 }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod notify;
 pub mod service;
 pub mod startup;
 pub mod storage;

@@ -20,6 +20,8 @@ use crate::storage::Database;
 pub struct Application {
     port: u16,
     server: Server,
+    db: Database,
+    settings: Arc<Settings>,
 }
 
 impl Application {
@@ -30,16 +32,53 @@ impl Application {
             settings.application.port,
         ))?;
         let port = listener.local_addr()?.port();
-        let server = run(listener, settings, db)?;
-        Ok(Self { port, server })
+        // A bad sender address would fail every email later: refuse to start instead.
+        settings
+            .email
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "email.from `{}` is not an address: {e}",
+                    settings.email.from
+                )
+            })?;
+        crate::notify::set_base_url(&settings.application.base_url);
+        let shared = Arc::new(settings.clone());
+        let server = run(listener, settings, db.clone())?;
+        Ok(Self {
+            port,
+            server,
+            db,
+            settings: shared,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until shutdown. The email sender and the audit sealer (each when enabled) run
+    /// beside the server as tokio tasks and are stopped with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let mut background = Vec::new();
+        if self.settings.email.sender_enabled {
+            background.push(tokio::spawn(crate::notify::sender::run(
+                self.db.clone(),
+                self.settings.clone(),
+            )));
+        }
+        if self.settings.audit.seal_enabled {
+            background.push(tokio::spawn(crate::service::audit_trail::run_sealer(
+                self.db.clone(),
+                self.settings.clone(),
+            )));
+        }
+        let result = self.server.await;
+        for task in background {
+            task.abort();
+        }
+        result
     }
 }
 

@@ -3,6 +3,7 @@
 
 #[macro_use]
 pub mod macros;
+pub mod audit_chain;
 pub mod budget;
 pub mod credit_code;
 pub mod eligibility;

@@ -12,6 +12,7 @@ use crate::domain::lifecycle::{ApplicationStatus, RoundStatus};
 use crate::domain::violation::Violation;
 use crate::http::error::ApiError;
 use crate::http::views::parse_text;
+use crate::notify;
 use crate::service::organizations::OrganizationFacts;
 use crate::service::rounds::RoundSpec;
 use crate::storage::models::{
@@ -483,6 +484,7 @@ pub async fn submit(db: &Database, caller: &Caller, id: Uuid) -> Result<Applicat
                 Some(&serde_json::json!({"status": "submitted"})),
             )
             .await?;
+            notify_received(conn, &updated).await?;
             Ok(updated)
         }
         .scope_boxed()
@@ -530,9 +532,58 @@ pub async fn transition(
                 Some(&serde_json::json!({"status": next, "reason": reason})),
             )
             .await?;
+            if status == ApplicationStatus::Submitted
+                && matches!(
+                    next,
+                    ApplicationStatus::UnderReview | ApplicationStatus::Ineligible
+                )
+            {
+                notify_screening(conn, &updated, next == ApplicationStatus::UnderReview).await?;
+            }
             Ok(updated)
         }
         .scope_boxed()
     })
     .await
+}
+
+/// Queues "application received" to the organization's contact and applicant users, in the
+/// submitting transaction.
+async fn notify_received(
+    conn: &mut AsyncPgConnection,
+    row: &ApplicationRow,
+) -> Result<(), ApiError> {
+    let org = organizations::get(conn, Scope::All, row.organization_id).await?;
+    let round = rounds::get(conn, row.round_id, true).await?;
+    let to = notify::recipients_of_organization(conn, row.organization_id).await?;
+    let event = notify::Event::ApplicationReceived {
+        application_id: row.id,
+        title: row.title.clone(),
+        organization_name: org.name,
+        round_name: round.name,
+        requested_grant: crate::domain::money::Money::new(row.requested_grant)
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored amount: {e}")))?,
+        submitted_at: row.submitted_at.unwrap_or_else(Utc::now),
+    };
+    notify::enqueue(conn, &to, &event).await?;
+    Ok(())
+}
+
+/// Queues the screening result (eligible → under review, or ineligible with the reason).
+async fn notify_screening(
+    conn: &mut AsyncPgConnection,
+    row: &ApplicationRow,
+    eligible: bool,
+) -> Result<(), ApiError> {
+    let org = organizations::get(conn, Scope::All, row.organization_id).await?;
+    let to = notify::recipients_of_organization(conn, row.organization_id).await?;
+    let event = notify::Event::ScreeningResult {
+        application_id: row.id,
+        title: row.title.clone(),
+        organization_name: org.name,
+        eligible,
+        reason: row.screening_reason.clone(),
+    };
+    notify::enqueue(conn, &to, &event).await?;
+    Ok(())
 }

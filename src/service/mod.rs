@@ -2,10 +2,12 @@
 //! writes and its audit record in one transaction.
 
 pub mod applications;
+pub mod audit_trail;
 pub mod demo;
 pub mod grants;
 pub mod ledger;
 pub mod organizations;
+pub mod outbox;
 pub mod review;
 pub mod rounds;
 pub mod users;

@@ -2,10 +2,12 @@
 //! (diesel-async over a deadpool pool), so no actix worker thread ever blocks on the database.
 
 pub mod applications;
+pub mod audit_chain;
 pub mod grants;
 pub mod migrate;
 pub mod models;
 pub mod organizations;
+pub mod outbox;
 pub mod review;
 pub mod rounds;
 pub mod schema;

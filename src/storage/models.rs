@@ -609,3 +609,68 @@ pub struct AuditEventInsertForm {
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_seals, check_for_backend(diesel::pg::Pg))]
+pub struct AuditSealRow {
+    pub seq: i64,
+    pub event_id: i64,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+    pub sealed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_seals)]
+pub struct AuditSealInsertForm {
+    pub seq: i64,
+    pub event_id: i64,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+// ---------- email outbox ----------
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = email_outbox, check_for_backend(diesel::pg::Pg))]
+pub struct OutboxRow {
+    pub id: i64,
+    pub message_id: Uuid,
+    pub recipient: String,
+    pub recipient_name: String,
+    pub language: String,
+    pub kind: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = email_outbox)]
+pub struct OutboxInsertForm {
+    pub message_id: Uuid,
+    pub recipient: String,
+    pub recipient_name: String,
+    pub language: String,
+    pub kind: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+}
+
+/// The sender's bookkeeping after one delivery attempt.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = email_outbox)]
+pub struct OutboxUpdateForm {
+    pub status: Option<String>,
+    pub attempts: Option<i32>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<Option<String>>,
+    pub sent_at: Option<Option<DateTime<Utc>>>,
+}

@@ -142,6 +142,38 @@ diesel::table! {
         entity_id -> Uuid,
         before -> Nullable<Jsonb>,
         after -> Nullable<Jsonb>,
+        // `txid xid8` (the writing transaction) is not mapped: it has a database default and
+        // only the sealer reads it, in SQL (storage/audit_chain.rs).
+    }
+}
+
+diesel::table! {
+    audit_seals (seq) {
+        seq -> Int8,
+        event_id -> Int8,
+        prev_hash -> Bytea,
+        hash -> Bytea,
+        sealed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    email_outbox (id) {
+        id -> Int8,
+        message_id -> Uuid,
+        recipient -> Text,
+        recipient_name -> Text,
+        language -> Text,
+        kind -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -313,6 +345,7 @@ diesel::joinable!(tranches -> grants (grant_id));
 diesel::joinable!(milestone_events -> grants (grant_id));
 diesel::joinable!(payouts -> grants (grant_id));
 diesel::joinable!(payouts -> tranches (tranche_id));
+diesel::joinable!(audit_seals -> audit_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -333,4 +366,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     milestone_events,
     payouts,
     idempotency_keys,
+    audit_seals,
+    email_outbox,
 );

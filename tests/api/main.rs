@@ -1,11 +1,14 @@
 //! Integration tests over real HTTP against a real Postgres; see helpers.rs.
 
 mod applications;
+mod audit;
 mod auth;
 mod grants;
 mod health;
 mod helpers;
+mod notify;
 mod organizations;
 mod payouts;
 mod review;
 mod rounds;
+mod smtp;

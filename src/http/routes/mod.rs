@@ -2,11 +2,13 @@
 //! descriptions with the OpenAPI document, so no route can be served undocumented.
 
 pub mod applications;
+pub mod audit;
 pub mod auth;
 pub mod grants;
 pub mod health;
 pub mod me;
 pub mod organizations;
+pub mod outbox;
 pub mod payouts;
 pub mod review;
 pub mod rounds;
@@ -46,6 +48,8 @@ macro_rules! api {
                 (name = "grants", description = "Grants, tranches and milestones"),
                 (name = "payouts", description = "Payout requests and maker-checker approval"),
                 (name = "ledger", description = "Ledger exports (CSV with BOM, XLSX)"),
+                (name = "notifications", description = "The email outbox"),
+                (name = "audit", description = "The tamper-evident audit trail"),
                 (name = "operations", description = "Health and readiness"),
             )
         )]
@@ -110,5 +114,9 @@ api! {
         payouts::approve_payout,
         payouts::reject_payout,
         payouts::mark_paid,
+        outbox::list_outbox,
+        outbox::retry_outbox_message,
+        audit::list_audit,
+        audit::verify_audit,
     ]
 }

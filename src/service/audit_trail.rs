@@ -1,0 +1,56 @@
+//! The audit chain's sealer and verifier, shared by `serve` (background), the command line
+//! (`gongyi audit seal|verify`) and the admin endpoints.
+
+use std::sync::Arc;
+
+use diesel_async::scoped_futures::ScopedFutureExt;
+use diesel_async::AsyncConnection;
+
+use crate::config::Settings;
+use crate::storage::audit_chain::{self, ChainReport};
+use crate::storage::{Database, StorageError};
+
+/// Seals every finished, unsealed audit event, `batch` per transaction. Returns how many.
+pub async fn seal(db: &Database, batch: i64) -> Result<usize, StorageError> {
+    let batch = batch.max(1);
+    let mut conn = db.conn().await?;
+    let mut total = 0;
+    loop {
+        let n = conn
+            .transaction::<_, StorageError, _>(|conn| {
+                async move { audit_chain::seal_batch(conn, batch).await }.scope_boxed()
+            })
+            .await?;
+        total += n;
+        if (n as i64) < batch {
+            return Ok(total);
+        }
+    }
+}
+
+/// Recomputes the whole chain from the current rows and names the first broken link.
+pub async fn verify(db: &Database) -> Result<ChainReport, StorageError> {
+    let mut conn = db.conn().await?;
+    // One snapshot for the whole walk, so seals added meanwhile do not mix in.
+    conn.build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run::<_, StorageError, _>(|conn| {
+            async move { audit_chain::verify(conn).await }.scope_boxed()
+        })
+        .await
+}
+
+/// The sealer loop for `serve`: a pass every `audit.seal_interval_ms` until the task is dropped.
+pub async fn run_sealer(db: Database, settings: Arc<Settings>) {
+    let mut tick = tokio::time::interval(settings.audit.seal_interval());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match seal(&db, settings.audit.seal_batch_size).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(sealed = n, "audit events sealed"),
+            Err(e) => tracing::warn!(error = %e, "audit sealer pass failed"),
+        }
+    }
+}

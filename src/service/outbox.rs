@@ -1,0 +1,39 @@
+//! Admin actions on the email outbox.
+
+use diesel_async::scoped_futures::ScopedFutureExt;
+use diesel_async::AsyncConnection;
+
+use crate::auth::Caller;
+use crate::http::error::ApiError;
+use crate::storage::models::OutboxRow;
+use crate::storage::{outbox, Database};
+
+/// Puts a `failed` message back in the queue (due now, attempts reset), audited.
+pub async fn retry(db: &Database, caller: &Caller, id: i64) -> Result<OutboxRow, ApiError> {
+    let mut conn = db.conn().await?;
+    conn.transaction::<_, ApiError, _>(|conn| {
+        async move {
+            let before = outbox::lock(conn, id).await?;
+            if before.status != "failed" {
+                return Err(ApiError::invalid_state(format!(
+                    "only a failed message can be retried; this one is {}",
+                    before.status
+                )));
+            }
+            let row = outbox::requeue(conn, id).await?;
+            super::audit(
+                conn,
+                Some(caller),
+                "email.retried",
+                "email",
+                row.message_id,
+                Some(&serde_json::json!({"status": before.status, "attempts": before.attempts, "last_error": before.last_error})),
+                Some(&serde_json::json!({"status": row.status, "outbox_id": row.id})),
+            )
+            .await?;
+            Ok(row)
+        }
+        .scope_boxed()
+    })
+    .await
+}
