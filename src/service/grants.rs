@@ -738,7 +738,7 @@ pub async fn record_milestone(
                     )
                     .await?;
                 }
-                // notify: termination (organization's applicants and admins: grant terminated, tranches cancelled, clawback, blacklist)
+                super::notices::termination(conn, grant_id, reason.clone(), now.date_naive()).await?;
             }
             applications::update(conn, app.id, &app_form).await?;
             let after = grants::update(conn, grant_id, &grant_form).await?;
@@ -757,7 +757,14 @@ pub async fn record_milestone(
             )
             .await?;
             if is_evaluation(input.milestone) {
-                // notify: evaluation-result (organization's applicants: milestone, score, grade, passed)
+                super::notices::evaluation_result(
+                    conn,
+                    grant_id,
+                    input.milestone,
+                    passed,
+                    input.note.clone(),
+                )
+                .await?;
             }
             super::audit(
                 conn,
@@ -972,7 +979,15 @@ pub async fn request_payout(
                 Some(&view),
             )
             .await?;
-            // notify: payout-awaiting-approval (finance users other than the requester)
+            super::notices::payout_awaiting_approval(
+                conn,
+                caller,
+                row.id,
+                grant_id,
+                tranche.number,
+                row.amount,
+            )
+            .await?;
             let body = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.into()))?;
             grants::save_response(conn, caller.user_id, &idem.key, 201, &body).await?;
             Ok(Replayable {
@@ -1117,7 +1132,16 @@ pub async fn decide(
                     .await?;
                     tranche_after = Some(serde_json::json!({"number": t.number, "status": "paid"}));
                 }
-                // notify: payout-paid (organization's applicants: amount, bank reference, value date)
+                let t = grants::tranche(conn, row.tranche_id).await?;
+                super::notices::payout_paid(
+                    conn,
+                    row.id,
+                    row.grant_id,
+                    t.number,
+                    row.amount,
+                    row.value_date.unwrap_or_else(|| now.date_naive()),
+                )
+                .await?;
             }
             super::audit(
                 conn,

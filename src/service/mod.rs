@@ -6,6 +6,7 @@ pub mod audit_trail;
 pub mod demo;
 pub mod grants;
 pub mod ledger;
+pub mod notices;
 pub mod organizations;
 pub mod outbox;
 pub mod review;

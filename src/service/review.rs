@@ -276,6 +276,16 @@ pub async fn assign(
                 )
                 .await?;
             }
+            let mut per_reviewer: BTreeMap<Uuid, u32> = BTreeMap::new();
+            for a in &created {
+                *per_reviewer.entry(a.reviewer_id).or_default() += 1;
+            }
+            super::notices::reviewers_assigned(
+                conn,
+                &round_row,
+                &per_reviewer.into_iter().collect::<Vec<_>>(),
+            )
+            .await?;
             for a in &created {
                 super::audit(
                     conn,
@@ -901,6 +911,21 @@ pub async fn publish(
                 &lines,
             )
             .await?;
+            let orgs: Vec<Uuid> = plan
+                .ranking
+                .applications
+                .values()
+                .map(|a| a.application.organization_id)
+                .collect();
+            super::notices::public_notice(
+                conn,
+                &round,
+                &orgs,
+                lines.iter().filter(|l| l.outcome == "funded").count() as u32,
+                row.total_awarded,
+                row.notice_until,
+            )
+            .await?;
             super::audit(
                 conn,
                 Some(caller),
@@ -1066,6 +1091,7 @@ pub async fn finalize(
                 if next == ApplicationStatus::Approved {
                     on_approved(conn, caller, &updated, &round).await?;
                 }
+                super::notices::award_decision(conn, &round, &updated, amount).await?;
             }
             rounds::update(
                 conn,

@@ -437,6 +437,16 @@ async fn fifty_thirty_twenty_through_signing_and_evaluations_with_two_finance_us
     assert_eq!(approvals, 4);
     let (status, _, _) = raw_get(&app, &format!("/grants/{g}/ledger.csv"), &applicant).await;
     assert_eq!(status, 403, "ledgers are for finance and admin");
+    // Each request told the other finance user; each payment and evaluation the organization.
+    let outbox = app.outbox().await;
+    let awaiting: Vec<&String> = outbox
+        .iter()
+        .filter(|(k, _)| k == "payout_awaiting_approval")
+        .map(|(_, to)| to)
+        .collect();
+    assert!(awaiting.len() >= 4, "{outbox:?}");
+    assert!(app.outbox_count("payout_paid").await >= 4);
+    assert!(app.outbox_count("evaluation_result").await >= 2);
 }
 
 #[tokio::test]
@@ -665,6 +675,7 @@ async fn a_failed_mid_term_terminates_cancels_the_rest_and_blacklists_the_organi
         "{:?}",
         r.rules()
     );
+    assert!(app.outbox_count("termination").await >= 1);
 }
 
 #[tokio::test]

@@ -404,3 +404,30 @@ pub fn valid_code(prefix: &str) -> String {
         return complete_code(&format!("{prefix}320583"), &body);
     }
 }
+
+impl TestApp {
+    /// (kind, recipient) of every queued or sent email, oldest first.
+    #[allow(dead_code)]
+    pub async fn outbox(&self) -> Vec<(String, String)> {
+        use diesel::QueryDsl;
+        use diesel_async::RunQueryDsl;
+        use gongyi::storage::schema::email_outbox::dsl as o;
+        let mut conn = self.db.conn().await.unwrap();
+        o::email_outbox
+            .select((o::kind, o::recipient))
+            .order(o::id)
+            .load(&mut conn)
+            .await
+            .unwrap()
+    }
+
+    /// How many emails of a kind were queued.
+    #[allow(dead_code)]
+    pub async fn outbox_count(&self, kind: &str) -> usize {
+        self.outbox()
+            .await
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .count()
+    }
+}

@@ -363,6 +363,10 @@ async fn five_reviewers_score_six_applications_and_awards_fill_the_pool_in_rank_
         .map(|t| t["amount"].as_str().unwrap())
         .collect();
     assert_eq!(parts, vec!["5000.00", "3000.00", "2000.00"]);
+    // Everyone concerned was told, in the transactions that made the changes.
+    assert_eq!(app.outbox_count("reviewer_assigned").await, 5);
+    assert!(app.outbox_count("public_notice_published").await >= 6);
+    assert!(app.outbox_count("award_decision").await >= 6);
     // Decided: no second decision.
     let r = app
         .post(
