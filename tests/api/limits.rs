@@ -381,7 +381,7 @@ async fn login_attempts_are_limited_per_email_and_the_limit_lifts() {
         .await;
     assert_eq!((r.status, r.code()), (429, "too_many_requests"));
     let secs: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!(secs >= 1 && secs <= 15 * 60, "Retry-After {secs}");
+    assert!((1..=15 * 60).contains(&secs), "Retry-After {secs}");
     // Another account is not affected.
     app.login("dave@example.org").await;
     // Failures age out of the window: moved back in time, they no longer count.
