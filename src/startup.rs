@@ -82,6 +82,31 @@ impl Application {
     }
 }
 
+/// The per-request span: tracing-actix-web's fields (request id, method, route, target, status,
+/// client address, user agent) plus `user_id`, which `authenticate` fills in. Its close event is
+/// the access log line (with the latency); see `telemetry`.
+mod access_log {
+    use actix_web::body::MessageBody;
+    use actix_web::dev::{ServiceRequest, ServiceResponse};
+    use tracing::Span;
+    use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+
+    pub struct RootSpan;
+
+    impl RootSpanBuilder for RootSpan {
+        fn on_request_start(request: &ServiceRequest) -> Span {
+            tracing_actix_web::root_span!(request, user_id = tracing::field::Empty)
+        }
+
+        fn on_request_end<B: MessageBody>(
+            span: Span,
+            outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+        ) {
+            DefaultRootSpanBuilder::on_request_end(span, outcome);
+        }
+    }
+}
+
 /// Adds the request id from tracing-actix-web to every response.
 mod request_id {
     use actix_web::body::MessageBody;
@@ -161,7 +186,7 @@ pub fn run(listener: TcpListener, settings: Settings, db: Database) -> anyhow::R
             .wrap(Compress::default())
             .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .wrap(from_fn(request_id::add))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<access_log::RootSpan>::new())
             .configure(routes::configure_operations)
             .service(
                 web::scope("/api/v1")
