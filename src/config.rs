@@ -62,6 +62,9 @@ pub struct ApplicationSettings {
     pub max_body_bytes: usize,
     /// Whole-request deadline; slower requests get 503.
     pub request_timeout_ms: u64,
+    /// Expensive requests (ranking, award previews, ledger exports) served at once; more get
+    /// 503 `busy` with `Retry-After`.
+    pub max_concurrent_expensive: usize,
     /// Seconds given to in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
     /// Apply pending migrations when `serve` starts.

@@ -82,6 +82,31 @@ impl Application {
     }
 }
 
+/// The per-request span: tracing-actix-web's fields (request id, method, route, target, status,
+/// client address, user agent) plus `user_id`, which `authenticate` fills in. Its close event is
+/// the access log line (with the latency); see `telemetry`.
+mod access_log {
+    use actix_web::body::MessageBody;
+    use actix_web::dev::{ServiceRequest, ServiceResponse};
+    use tracing::Span;
+    use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+
+    pub struct RootSpan;
+
+    impl RootSpanBuilder for RootSpan {
+        fn on_request_start(request: &ServiceRequest) -> Span {
+            tracing_actix_web::root_span!(request, user_id = tracing::field::Empty)
+        }
+
+        fn on_request_end<B: MessageBody>(
+            span: Span,
+            outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+        ) {
+            DefaultRootSpanBuilder::on_request_end(span, outcome);
+        }
+    }
+}
+
 /// Adds the request id from tracing-actix-web to every response.
 mod request_id {
     use actix_web::body::MessageBody;
@@ -107,6 +132,38 @@ mod request_id {
     }
 }
 
+/// The whole-request deadline (`application.request_timeout_ms`): a request still unanswered
+/// when it passes is dropped (its handler cancelled, an open transaction rolled back with its
+/// connection) and answered 503 `request_timeout`.
+mod deadline {
+    use std::time::Duration;
+
+    use actix_web::body::MessageBody;
+    use actix_web::dev::{ServiceRequest, ServiceResponse};
+    use actix_web::middleware::Next;
+
+    use crate::http::error::ApiError;
+
+    pub async fn enforce(
+        limit: Duration,
+        req: ServiceRequest,
+        next: Next<impl MessageBody>,
+    ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+        match tokio::time::timeout(limit, next.call(req)).await {
+            Ok(res) => res,
+            Err(_) => Err(ApiError::Overloaded {
+                code: "request_timeout",
+                detail: format!(
+                    "the request took longer than {} ms and was abandoned",
+                    limit.as_millis()
+                ),
+                retry_after_secs: 1,
+            }
+            .into()),
+        }
+    }
+}
+
 pub fn run(listener: TcpListener, settings: Settings, db: Database) -> anyhow::Result<Server> {
     let workers = match settings.application.workers {
         0 => std::thread::available_parallelism()
@@ -116,19 +173,20 @@ pub fn run(listener: TcpListener, settings: Settings, db: Database) -> anyhow::R
     };
     let shutdown = settings.application.shutdown_timeout_secs;
     let request_timeout = Duration::from_millis(settings.application.request_timeout_ms);
-    let state = web::Data::new(AppState {
-        db,
-        settings: Arc::new(settings),
-    });
+    let deadline = Duration::from_millis(settings.application.request_timeout_ms);
+    let state = web::Data::new(AppState::new(db, settings));
     let openapi = ApiDoc::openapi();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .configure(extractor_configs)
+            .wrap(from_fn(move |req, next| {
+                deadline::enforce(deadline, req, next)
+            }))
             .wrap(Compress::default())
             .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .wrap(from_fn(request_id::add))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<access_log::RootSpan>::new())
             .configure(routes::configure_operations)
             .service(
                 web::scope("/api/v1")

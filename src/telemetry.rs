@@ -1,6 +1,7 @@
 //! Structured logs with `tracing`: pretty for people, JSON for collectors. Secrets are never
 //! logged: settings types redact them in `Debug`, and request bodies are not logged.
 
+use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
 use crate::config::{LogFormat, LogSettings};
@@ -18,11 +19,18 @@ pub fn init(settings: &LogSettings) {
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
+                    // The request span's close event is the access log line.
+                    .with_span_events(FmtSpan::CLOSE)
                     .with_writer(std::io::stderr),
             )
             .try_init(),
         LogFormat::Pretty => registry
-            .with(fmt::layer().with_target(false).with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_target(false)
+                    .with_span_events(FmtSpan::CLOSE)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     let _ = result;

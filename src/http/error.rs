@@ -37,6 +37,14 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service temporarily unavailable")]
     Unavailable,
+    /// 503 with `Retry-After`: `request_timeout` (the whole-request deadline passed) or `busy`
+    /// (too many expensive requests at once).
+    #[error("{detail}")]
+    Overloaded {
+        code: &'static str,
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -86,7 +94,8 @@ impl ApiError {
             ApiError::BadRequest { code, .. }
             | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. }
-            | ApiError::Unprocessable { code, .. } => code,
+            | ApiError::Unprocessable { code, .. }
+            | ApiError::Overloaded { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::NotFound => "not_found",
@@ -138,7 +147,7 @@ impl ResponseError for ApiError {
             | ApiError::RuleViolation(_)
             | ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -147,6 +156,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Internal(e) => tracing::error!(error = ?e, "internal error"),
             ApiError::Unavailable => tracing::warn!("answering 503: service unavailable"),
+            ApiError::Overloaded { code, .. } => tracing::warn!(code, "answering 503"),
             _ => {}
         }
         let mut builder = HttpResponse::build(self.status_code());
@@ -155,7 +165,10 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized => {
                 builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
-            ApiError::TooManyRequests { retry_after_secs } => {
+            ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::Overloaded {
+                retry_after_secs, ..
+            } => {
                 builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             ApiError::Unavailable => {

@@ -19,6 +19,37 @@ use error::ApiError;
 pub struct AppState {
     pub db: Database,
     pub settings: Arc<Settings>,
+    /// Permits for expensive requests (`application.max_concurrent_expensive`).
+    pub expensive: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    pub fn new(db: Database, settings: Settings) -> Self {
+        let expensive = Arc::new(tokio::sync::Semaphore::new(
+            settings.application.max_concurrent_expensive,
+        ));
+        Self {
+            db,
+            settings: Arc::new(settings),
+            expensive,
+        }
+    }
+
+    /// A permit for an expensive request (ranking, award preview, ledger export), held until
+    /// the answer is built; none free → 503 `busy` with `Retry-After`, never a queue.
+    pub fn expensive_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.expensive
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::Overloaded {
+                code: "busy",
+                detail: format!(
+                    "too many expensive requests (at most {} at once); retry shortly",
+                    self.settings.application.max_concurrent_expensive
+                ),
+                retry_after_secs: 1,
+            })
+    }
 }
 
 /// Error handlers for the built-in extractors, so their failures are problem+json too.

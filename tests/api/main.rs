@@ -3,9 +3,11 @@
 mod applications;
 mod audit;
 mod auth;
+mod authz;
 mod grants;
 mod health;
 mod helpers;
+mod limits;
 mod notify;
 mod organizations;
 mod payouts;

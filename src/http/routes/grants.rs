@@ -214,6 +214,7 @@ pub async fn grant_ledger_csv(
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(FINANCE_OR_ADMIN)?;
+    let _permit = state.expensive_permit()?;
     let id = path.into_inner();
     let l = ledger::build(&state.db, LedgerOf::Grant(id)).await?;
     Ok(csv(l.to_csv(), &format!("ledger-grant-{id}")))
@@ -229,6 +230,7 @@ pub async fn grant_ledger_xlsx(
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(FINANCE_OR_ADMIN)?;
+    let _permit = state.expensive_permit()?;
     let id = path.into_inner();
     let l = ledger::build(&state.db, LedgerOf::Grant(id)).await?;
     Ok(xlsx(l.to_xlsx()?, &format!("ledger-grant-{id}")))
@@ -245,6 +247,7 @@ pub async fn round_ledger_csv(
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(FINANCE_OR_ADMIN)?;
+    let _permit = state.expensive_permit()?;
     let id = path.into_inner();
     let l = ledger::build(&state.db, LedgerOf::Round(id)).await?;
     Ok(csv(l.to_csv(), &format!("ledger-round-{id}")))
@@ -260,6 +263,7 @@ pub async fn round_ledger_xlsx(
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(FINANCE_OR_ADMIN)?;
+    let _permit = state.expensive_permit()?;
     let id = path.into_inner();
     let l = ledger::build(&state.db, LedgerOf::Round(id)).await?;
     Ok(xlsx(l.to_xlsx()?, &format!("ledger-round-{id}")))

@@ -541,6 +541,7 @@ pub async fn ranking(
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(roles::ADMIN)?;
+    let _permit = state.expensive_permit()?;
     let id = path.into_inner();
     let r = svc::round_ranking(&state.db, id).await?;
     Ok(HttpResponse::Ok().json(ranking_view(id, &r)?))
@@ -655,6 +656,7 @@ pub async fn preview_awards(
     body: ValidJson<AwardsInput>,
 ) -> ApiResult<HttpResponse> {
     caller.require(roles::ADMIN)?;
+    let _permit = state.expensive_permit()?;
     let id = path.into_inner();
     let p = svc::preview(&state.db, id, &adjustments(body.0)).await?;
     Ok(HttpResponse::Ok().json(plan_view(id, &p)?))
