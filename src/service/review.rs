@@ -378,8 +378,9 @@ pub fn objective_points(
     app: &ApplicationRow,
     org: &OrganizationRow,
 ) -> Result<Decimal, ApiError> {
-    let team: Vec<TeamMember> =
-        serde_json::from_value(app.team.clone()).map_err(|e| ApiError::Internal(e.into()))?;
+    // Deserialized from a borrow: no copy of the JSON tree per application (ranking hot path).
+    let team = <Vec<TeamMember> as serde::Deserialize>::deserialize(&app.team)
+        .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(spec.party_points.objective_points(
         parse_text(&org.party_building_status)?,
         team.iter().any(|m| m.party_member),
@@ -389,8 +390,8 @@ pub fn objective_points(
 }
 
 pub fn scores_from_json(v: &serde_json::Value) -> Result<BTreeMap<String, Decimal>, ApiError> {
-    let raw: BTreeMap<String, String> =
-        serde_json::from_value(v.clone()).map_err(|e| ApiError::Internal(e.into()))?;
+    let raw = <BTreeMap<String, String> as serde::Deserialize>::deserialize(v)
+        .map_err(|e| ApiError::Internal(e.into()))?;
     raw.into_iter()
         .map(|(k, s)| {
             s.parse::<Decimal>()

@@ -126,6 +126,9 @@ pub async fn list_assignments(
         q = q.filter(assignments::status.eq(s.clone()));
     }
     if let Some((at, id)) = after {
+        // Implied by the next filter, but sargable: the index range starts at the cursor
+        // instead of the planner filtering every earlier row (flat pages at any depth).
+        q = q.filter(assignments::created_at.ge(at));
         q = q.filter(
             assignments::created_at
                 .gt(at)
