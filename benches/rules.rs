@@ -72,11 +72,13 @@ fn bench_budget(c: &mut Criterion) {
             |b, lines| {
                 b.iter(|| {
                     let v = validate_lines(black_box(lines));
-                    let s = summarize(
-                        lines
-                            .iter()
-                            .map(|l| (l.category, l.funded_by, line_amount(l.quantity, l.unit_cost))),
-                    );
+                    let s = summarize(lines.iter().map(|l| {
+                        (
+                            l.category,
+                            l.funded_by,
+                            line_amount(l.quantity, l.unit_cost),
+                        )
+                    }));
                     (v, s)
                 })
             },

@@ -182,7 +182,7 @@ run_pgbench() {
   pgbench -n -M prepared -c "$c" -j "$threads" -T "$DURATION" -f "$file" \
     -D orgs="$ORGS" -D twin_orgs="$TWIN_ORGS" -D review_apps="$REVIEW_APPS" -D open_round="$OPEN_ROUND" \
     "$BENCH_URL" >"$out" 2>&1 || true
-  tps=$(awk '/^tps = / {print $3}' "$out" | tail -n 1)
+  tps=$(awk '/^tps = / {printf "%.1f", $3}' "$out" | tail -n 1)
   lat=$(awk '/^latency average/ {print $4}' "$out")
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "${tps:-0}" "${lat:-?}" "-" "-" \
     "$(awk '/number of failed/ {print $5}' "$out" | head -n 1 | tr -d '()%' || echo 0)" >>"$RESULTS"
@@ -197,6 +197,9 @@ for c in $CONNS; do
   run_wrk score "$c" PUT "/api/v1/assignments/%s/scores" "$OUT/scores.items" "$SCORES_BODY"
   run_pgbench pg_pk "$c" "$HERE/pgbench_pk.sql"
 done
+
+# Peak RSS of the HTTP load alone (the ranking below builds a 6 MB answer and raises it).
+RSS_LOAD_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
 
 # Submissions really happened (and nothing else changed state by accident).
 SUBMITTED=$(q "SELECT count(*) FROM applications WHERE round_id = '$OPEN_ROUND' AND status = 'submitted' AND id IN (SELECT md5('bench-draft-' || d)::uuid FROM generate_series(1, $((3 * ORGS))) d)")
@@ -326,8 +329,9 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; 
     done
   done
   echo
-  echo "After the run: $SUBMITTED bench drafts are \`submitted\` (the sum of the submit requests' 2xx"
-  echo "answers), and $OUTBOX \`application_received\` emails wait in the outbox."
+  echo "After the run: $SUBMITTED bench drafts are \`submitted\` (the submit steps' 2xx answers plus the"
+  echo "few in flight when wrk stopped counting) and $OUTBOX \`application_received\` emails wait in the"
+  echo "outbox (two per submission: the applicant and the organization's contact, the pgbench twin's included)."
   echo
   echo "## Ranking"
   echo
@@ -367,7 +371,9 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; 
   echo
   echo "## Memory"
   echo
-  echo "Server peak RSS (VmHWM) after all of the above: **$((RSS_PEAK_KB / 1024)) MB** (RSS at the end $((RSS_NOW_KB / 1024)) MB)."
+  echo "Server peak RSS (VmHWM): **$((RSS_LOAD_KB / 1024)) MB** after the HTTP load at 1, 8 and 32 connections;"
+  echo "**$((RSS_PEAK_KB / 1024)) MB** after everything (the ranking runs and the list steps; RSS at the end"
+  echo "$((RSS_NOW_KB / 1024)) MB)."
   echo
   echo "## Targets"
   echo
@@ -390,7 +396,8 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; 
     a=$(get "list_deep@small" 8 4); b=$(get "list_deep@large" 8 4)
     echo "| list page flat from $(cat "$OUT/rows-small.txt") to $(cat "$OUT/rows-large.txt") rows (deep page p50) | $a → $b ms | $(awk -v a="$a" -v b="$b" 'BEGIN { if (b <= a * 1.5 + 0.5) print "met"; else printf "MISSED (x%.1f)\n", b / a }') |"
   fi
-  echo "| peak RSS ≤ 80 MB | $((RSS_PEAK_KB / 1024)) MB | $(verdict $((RSS_PEAK_KB / 1024)) "<=" 80) |"
+  echo "| peak RSS ≤ 80 MB under the HTTP load | $((RSS_LOAD_KB / 1024)) MB | $(verdict $((RSS_LOAD_KB / 1024)) "<=" 80) |"
+  echo "| peak RSS ≤ 80 MB including the ranking | $((RSS_PEAK_KB / 1024)) MB | $(verdict $((RSS_PEAK_KB / 1024)) "<=" 80) |"
   echo
   echo "req/s counts successful (2xx) answers only, so errors never inflate a ratio."
   if [ -n "$CRITERION" ]; then

@@ -693,16 +693,17 @@ pub async fn ranking(
         .map(|o| (o.id, o))
         .collect();
     let mut reviews: HashMap<Uuid, Vec<ReviewInput>> = HashMap::new();
-    for a in review::round_assignments(conn, round_row.id).await? {
-        if a.status == AssignmentStatus::Submitted.as_str() {
-            reviews
-                .entry(a.application_id)
-                .or_default()
-                .push(ReviewInput {
-                    reviewer_id: a.reviewer_id,
-                    scores: scores_from_json(&a.scores)?,
-                });
-        }
+    // Only submitted sheets count; the filter and the column choice are done in SQL.
+    for (application_id, reviewer_id, scores) in
+        review::round_submitted_scores(conn, round_row.id).await?
+    {
+        reviews
+            .entry(application_id)
+            .or_default()
+            .push(ReviewInput {
+                reviewer_id,
+                scores: scores_from_json(&scores)?,
+            });
     }
     let mut inputs = Vec::with_capacity(apps.len());
     let mut info = HashMap::with_capacity(apps.len());
