@@ -16,7 +16,8 @@ use crate::notify;
 use crate::service::organizations::OrganizationFacts;
 use crate::service::rounds::RoundSpec;
 use crate::storage::models::{
-    ApplicationInsertForm, ApplicationRow, ApplicationUpdateForm, BudgetLineRow,
+    ApplicationInsertForm, ApplicationRow, ApplicationUpdateForm, BudgetLineRow, OrganizationRow,
+    RoundRow,
 };
 use crate::storage::{applications, organizations, rounds, Database, Scope};
 
@@ -380,10 +381,21 @@ async fn violations(
     row: &ApplicationRow,
 ) -> Result<Vec<Violation>, ApiError> {
     let round_row = rounds::get(conn, row.round_id, true).await?;
-    let round = RoundSpec::from_row(&round_row)?;
-    let org = OrganizationFacts::from_row(
-        &organizations::get(conn, Scope::All, row.organization_id).await?,
-    )?;
+    let org_row = organizations::get(conn, Scope::All, row.organization_id).await?;
+    violations_of(conn, row, &round_row, &org_row).await
+}
+
+/// The rules over rows the caller has already read in this transaction (the submit path reuses
+/// the organization row it locked and the round row it needs again for the email, saving
+/// round trips).
+async fn violations_of(
+    conn: &mut AsyncPgConnection,
+    row: &ApplicationRow,
+    round_row: &RoundRow,
+    org_row: &OrganizationRow,
+) -> Result<Vec<Violation>, ApiError> {
+    let round = RoundSpec::from_row(round_row)?;
+    let org = OrganizationFacts::from_row(org_row)?;
     let statuses: Vec<&str> = ApplicationStatus::QUOTA_STATUSES
         .iter()
         .map(|s| s.as_str())
@@ -450,7 +462,8 @@ pub async fn submit(db: &Database, caller: &Caller, id: Uuid) -> Result<Applicat
     conn.transaction::<_, ApiError, _>(|conn| {
         async move {
             let visible = applications::get(conn, caller.organization_scope(), id).await?;
-            organizations::lock(conn, visible.organization_id).await?;
+            // Locked before the count: the quota lock. The row read under it is current.
+            let org_row = organizations::lock(conn, visible.organization_id).await?;
             let row = applications::lock(conn, id).await?;
             let status: ApplicationStatus = parse_text(&row.status)?;
             if !status.can_become(ApplicationStatus::Submitted) {
@@ -458,7 +471,8 @@ pub async fn submit(db: &Database, caller: &Caller, id: Uuid) -> Result<Applicat
                     "an application that is {status} cannot be submitted"
                 )));
             }
-            let v = violations(conn, &row).await?;
+            let round_row = rounds::get(conn, row.round_id, true).await?;
+            let v = violations_of(conn, &row, &round_row, &org_row).await?;
             if !v.is_empty() {
                 return Err(ApiError::RuleViolation(v));
             }
@@ -484,7 +498,7 @@ pub async fn submit(db: &Database, caller: &Caller, id: Uuid) -> Result<Applicat
                 Some(&serde_json::json!({"status": "submitted"})),
             )
             .await?;
-            notify_received(conn, &updated).await?;
+            notify_received(conn, &updated, &org_row, &round_row).await?;
             Ok(updated)
         }
         .scope_boxed()
@@ -552,15 +566,15 @@ pub async fn transition(
 async fn notify_received(
     conn: &mut AsyncPgConnection,
     row: &ApplicationRow,
+    org: &OrganizationRow,
+    round: &RoundRow,
 ) -> Result<(), ApiError> {
-    let org = organizations::get(conn, Scope::All, row.organization_id).await?;
-    let round = rounds::get(conn, row.round_id, true).await?;
     let to = notify::recipients_of_organization(conn, row.organization_id).await?;
     let event = notify::Event::ApplicationReceived {
         application_id: row.id,
         title: row.title.clone(),
-        organization_name: org.name,
-        round_name: round.name,
+        organization_name: org.name.clone(),
+        round_name: round.name.clone(),
         requested_grant: crate::domain::money::Money::new(row.requested_grant)
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored amount: {e}")))?,
         submitted_at: row.submitted_at.unwrap_or_else(Utc::now),

@@ -388,8 +388,9 @@ pub fn objective_points(
     app: &ApplicationRow,
     org: &OrganizationRow,
 ) -> Result<Decimal, ApiError> {
-    let team: Vec<TeamMember> =
-        serde_json::from_value(app.team.clone()).map_err(|e| ApiError::Internal(e.into()))?;
+    // Deserialized from a borrow: no copy of the JSON tree per application (ranking hot path).
+    let team = <Vec<TeamMember> as serde::Deserialize>::deserialize(&app.team)
+        .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(spec.party_points.objective_points(
         parse_text(&org.party_building_status)?,
         team.iter().any(|m| m.party_member),
@@ -399,8 +400,8 @@ pub fn objective_points(
 }
 
 pub fn scores_from_json(v: &serde_json::Value) -> Result<BTreeMap<String, Decimal>, ApiError> {
-    let raw: BTreeMap<String, String> =
-        serde_json::from_value(v.clone()).map_err(|e| ApiError::Internal(e.into()))?;
+    let raw = <BTreeMap<String, String> as serde::Deserialize>::deserialize(v)
+        .map_err(|e| ApiError::Internal(e.into()))?;
     raw.into_iter()
         .map(|(k, s)| {
             s.parse::<Decimal>()
@@ -702,16 +703,17 @@ pub async fn ranking(
         .map(|o| (o.id, o))
         .collect();
     let mut reviews: HashMap<Uuid, Vec<ReviewInput>> = HashMap::new();
-    for a in review::round_assignments(conn, round_row.id).await? {
-        if a.status == AssignmentStatus::Submitted.as_str() {
-            reviews
-                .entry(a.application_id)
-                .or_default()
-                .push(ReviewInput {
-                    reviewer_id: a.reviewer_id,
-                    scores: scores_from_json(&a.scores)?,
-                });
-        }
+    // Only submitted sheets count; the filter and the column choice are done in SQL.
+    for (application_id, reviewer_id, scores) in
+        review::round_submitted_scores(conn, round_row.id).await?
+    {
+        reviews
+            .entry(application_id)
+            .or_default()
+            .push(ReviewInput {
+                reviewer_id,
+                scores: scores_from_json(&scores)?,
+            });
     }
     let mut inputs = Vec::with_capacity(apps.len());
     let mut info = HashMap::with_capacity(apps.len());

@@ -128,6 +128,9 @@ pub async fn list(
         q = q.filter(applications::focus_area.eq(f.clone()));
     }
     if let Some((at, id)) = after {
+        // Implied by the next filter, but sargable: the index range starts at the cursor
+        // instead of the planner filtering every earlier row (flat pages at any depth).
+        q = q.filter(applications::created_at.ge(at));
         q = q.filter(
             applications::created_at
                 .gt(at)

@@ -113,6 +113,9 @@ pub async fn list(
         q = q.filter(grants::organization_id.eq(o));
     }
     if let Some((at, id)) = after {
+        // Implied by the next filter, but sargable: the index range starts at the cursor
+        // instead of the planner filtering every earlier row (flat pages at any depth).
+        q = q.filter(grants::created_at.ge(at));
         q = q.filter(
             grants::created_at
                 .gt(at)
@@ -267,6 +270,9 @@ pub async fn list_payouts(
         q = q.filter(payouts::grant_id.eq(g));
     }
     if let Some((at, id)) = after {
+        // Implied by the next filter, but sargable: the index range starts at the cursor
+        // instead of the planner filtering every earlier row (flat pages at any depth).
+        q = q.filter(payouts::requested_at.ge(at));
         q = q.filter(
             payouts::requested_at
                 .gt(at)

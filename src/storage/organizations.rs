@@ -95,6 +95,9 @@ pub async fn list(
         q = q.filter(organizations::district.eq(d.clone()));
     }
     if let Some((at, id)) = after {
+        // Implied by the next filter, but sargable: the index range starts at the cursor
+        // instead of the planner filtering every earlier row (flat pages at any depth).
+        q = q.filter(organizations::created_at.ge(at));
         q = q.filter(
             organizations::created_at
                 .gt(at)

@@ -126,6 +126,9 @@ pub async fn list_assignments(
         q = q.filter(assignments::status.eq(s.clone()));
     }
     if let Some((at, id)) = after {
+        // Implied by the next filter, but sargable: the index range starts at the cursor
+        // instead of the planner filtering every earlier row (flat pages at any depth).
+        q = q.filter(assignments::created_at.ge(at));
         q = q.filter(
             assignments::created_at
                 .gt(at)
@@ -180,6 +183,25 @@ pub async fn is_assigned(
 }
 
 /// Applications of a round in the given statuses, oldest submission first.
+/// The counted score sheets of a round (submitted ones), with only what the ranking reads:
+/// (application, reviewer, scores), in the order of `round_assignments`.
+pub async fn round_submitted_scores(
+    conn: &mut AsyncPgConnection,
+    round_id: Uuid,
+) -> StorageResult<Vec<(Uuid, Uuid, serde_json::Value)>> {
+    Ok(assignments::table
+        .filter(assignments::round_id.eq(round_id))
+        .filter(assignments::status.eq("submitted"))
+        .select((
+            assignments::application_id,
+            assignments::reviewer_id,
+            assignments::scores,
+        ))
+        .order((assignments::application_id, assignments::reviewer_id))
+        .load(conn)
+        .await?)
+}
+
 pub async fn round_applications(
     conn: &mut AsyncPgConnection,
     round_id: Uuid,

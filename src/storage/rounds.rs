@@ -70,6 +70,9 @@ pub async fn list(
         q = q.filter(rounds::status.eq(s.to_string()));
     }
     if let Some((at, id)) = after {
+        // Implied by the next filter, but sargable: the index range starts at the cursor
+        // instead of the planner filtering every earlier row (flat pages at any depth).
+        q = q.filter(rounds::created_at.ge(at));
         q = q.filter(
             rounds::created_at
                 .gt(at)

@@ -1,0 +1,418 @@
+#!/usr/bin/env bash
+# The benchmark (issue #7), one command:
+#
+#   scripts/bench.sh            # full run, rewrites docs/PERFORMANCE.md
+#   scripts/bench.sh --quick    # skips the 1M-row list step and the criterion benches
+#
+# Builds the release binary, starts it against a fresh database `gongyi_bench` on the Postgres
+# of DATABASE_URL (or the project-local one of scripts/db.sh), seeds a data set with SQL, drives
+# HTTP load with wrk (installed with apt-get when missing) at 1, 8 and 32 connections, runs the
+# pgbench twins of the same SQL on the same Postgres, times the ranking, measures list pages at
+# two table sizes with their query plans, samples the server's peak RSS, runs the criterion
+# micro-benchmarks, and writes everything to docs/PERFORMANCE.md (the analysis section is kept
+# by hand in scripts/bench/analysis.md and appended).
+#
+# Knobs (environment): BENCH_DURATION (seconds per load step, default 8), BENCH_ORGS (8000),
+# BENCH_REVIEW_APPS (10000), BENCH_TWIN_ORGS (1000), BENCH_LIST_ROWS (1000000), BENCH_PORT (18080),
+# BENCH_CONNS ("1 8 32"), BENCH_DB (gongyi_bench).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+HERE="$ROOT/scripts/bench"
+
+QUICK=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+DURATION="${BENCH_DURATION:-8}"
+ORGS="${BENCH_ORGS:-8000}"
+REVIEW_APPS="${BENCH_REVIEW_APPS:-10000}"
+TWIN_ORGS="${BENCH_TWIN_ORGS:-1000}"
+LIST_ROWS="${BENCH_LIST_ROWS:-1000000}"
+PORT="${BENCH_PORT:-18080}"
+CONNS="${BENCH_CONNS:-1 8 32}"
+DB_NAME="${BENCH_DB:-gongyi_bench}"
+OUT="$ROOT/target/bench"
+DOC="$ROOT/docs/PERFORMANCE.md"
+mkdir -p "$OUT"
+rm -f "$OUT"/*.txt "$OUT"/*.items "$OUT"/results.tsv
+
+log() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
+
+# ---------------------------------------------------------------- tools
+if ! command -v wrk >/dev/null 2>&1; then
+  log "installing wrk (Debian package)"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2 ||
+    { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2; }
+fi
+for tool in wrk pgbench psql curl; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "missing $tool (pgbench/psql: apt-get install postgresql-client)" >&2; exit 1; }
+done
+
+# Cargo runs under the shared lock when there is one (machines shared by several builders).
+cargo_locked() {
+  if [ -e /tmp/cargo.lock ]; then flock /tmp/cargo.lock cargo "$@"; else cargo "$@"; fi
+}
+
+log "building the release binary"
+cargo_locked build --release --bin gongyi >&2
+BIN="$ROOT/target/release/gongyi"
+
+# ---------------------------------------------------------------- database
+# shellcheck source=scripts/db.sh
+source "$ROOT/scripts/db.sh"
+db_ensure >/dev/null
+BASE_URL="${DATABASE_URL%%\?*}"
+BASE_URL="${BASE_URL%/*}"
+ADMIN_URL="$BASE_URL/postgres"
+BENCH_URL="$BASE_URL/$DB_NAME"
+log "fresh database $DB_NAME"
+psql "$ADMIN_URL" -qtAc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null
+psql "$ADMIN_URL" -qtAc "CREATE DATABASE $DB_NAME" >/dev/null
+
+# The service runs with the production settings, except: its own port, no email sender (there is
+# no SMTP server; the outbox rows are still written in the submit transaction) and warn-level
+# logs (one info line per request would measure the terminal, not the service).
+export GONGYI_ENV=production
+export DATABASE_URL="$BENCH_URL"
+export GONGYI__APPLICATION__HOST=127.0.0.1
+export GONGYI__APPLICATION__PORT="$PORT"
+export GONGYI__EMAIL__SENDER_ENABLED=false
+export GONGYI__LOG__LEVEL=warn
+"$BIN" migrate >&2
+"$BIN" seed-demo >&2
+
+log "seeding: $ORGS organizations x 3 drafts, $REVIEW_APPS applications x 5 reviews, $TWIN_ORGS twin drafts"
+seed_start=$(date +%s)
+psql "$BENCH_URL" -q -v orgs="$ORGS" -v review_apps="$REVIEW_APPS" -v twin_orgs="$TWIN_ORGS" \
+  -f "$HERE/seed.sql" >/dev/null
+seed_secs=$(($(date +%s) - seed_start))
+q() { psql "$BENCH_URL" -qtAX -c "$1"; }
+OPEN_ROUND=$(q "SELECT id FROM rounds WHERE status = 'open' ORDER BY created_at LIMIT 1")
+REVIEW_ROUND=$(q "SELECT md5('bench-round-reviewing')::uuid")
+APPS_AT_START=$(q "SELECT count(*) FROM applications")
+
+# ---------------------------------------------------------------- server
+log "starting the server on port $PORT"
+"$BIN" serve >"$OUT/server.log" 2>&1 &
+SERVER_PID=$!
+cleanup() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
+trap cleanup EXIT
+URL="http://127.0.0.1:$PORT"
+for _ in $(seq 1 100); do
+  curl -fs "$URL/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fs "$URL/healthz" >/dev/null || { cat "$OUT/server.log" >&2; echo "server did not start" >&2; exit 1; }
+
+login() {
+  curl -fs "$URL/api/v1/auth/login" -H 'content-type: application/json' \
+    -d "{\"email\":\"$1\",\"password\":\"demo-password-2026\"}" | sed 's/.*"token":"\([^"]*\)".*/\1/'
+}
+ADMIN_TOKEN=$(login admin@demo.gongyi)
+REVIEWER_TOKEN=$(login reviewer6@bench.gongyi.cn)
+[ -n "$ADMIN_TOKEN" ] && [ -n "$REVIEWER_TOKEN" ] || { echo "sign-in failed" >&2; exit 1; }
+
+# Work lists: "<id> <token>" per line.
+n_conns=$(echo "$CONNS" | wc -w)
+slice=$((3 * ORGS / n_conns))
+k=0
+for c in $CONNS; do
+  # Each connection level submits its own slice of drafts (draft d belongs to org (d-1)%ORGS+1).
+  q "SELECT md5('bench-draft-' || d)::uuid, 'gy_bench_a' || (((d - 1) % $ORGS) + 1)
+     FROM generate_series($((k * slice + 1)), $(((k + 1) * slice))) d" | tr '|' ' ' >"$OUT/submit-$c.items"
+  k=$((k + 1))
+done
+q "SELECT md5('bench-rev-' || a)::uuid, 'gy_bench_a' || (((a - 1) % $ORGS) + 1)
+   FROM generate_series(1, $REVIEW_APPS) a ORDER BY md5(a::text)" | tr '|' ' ' >"$OUT/read.items"
+q "SELECT md5('bench-asg-' || a || '-6')::uuid, '$REVIEWER_TOKEN'
+   FROM generate_series(1, least($REVIEW_APPS, 2000)) a" | tr '|' ' ' >"$OUT/scores.items"
+echo "- $ADMIN_TOKEN" >"$OUT/admin.items"
+SCORES_BODY='{"scores":{"need_analysis":"12","project_design":"16.5","capacity":"12","budget":"11.5","outcomes":"13","party_elements":"6"},"comment":"压测评分"}'
+
+# ---------------------------------------------------------------- measurements
+# results.tsv: name  conns  rps  p50_ms  p99_ms  requests  errors
+RESULTS="$OUT/results.tsv"
+: >"$RESULTS"
+
+to_ms() { # wrk latency ("812.00us", "3.21ms", "1.02s") -> milliseconds
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.2f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.2f", v }
+    else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.2f", v * 60000 }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.2f", v * 1000 }
+    else printf "%s", v }'
+}
+
+# run_wrk NAME CONNS METHOD PATH ITEMS [BODY]
+run_wrk() {
+  local name=$1 c=$2 method=$3 path=$4 items=$5 body=${6:-} threads out
+  threads=$((c < 2 ? 1 : 2))
+  out="$OUT/wrk-$name-$c.txt"
+  BENCH_ITEMS="$items" BENCH_THREADS="$threads" BENCH_METHOD="$method" BENCH_PATH="$path" \
+    BENCH_BODY="$body" wrk -t"$threads" -c"$c" -d"${DURATION}s" --latency -s "$HERE/items.lua" "$URL" >"$out" 2>&1 || true
+  local rps p50 p99 reqs errs non2xx sockerr
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+  reqs=$(awk '/requests in/ {print $1}' "$out")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$out")
+  sockerr=$(awk '/Socket errors/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' "$out")
+  errs=$((${non2xx:-0} + ${sockerr:-0}))
+  # Successful requests per second: errors never count as throughput.
+  rps=$(awk -v r="${rps:-0}" -v n="${reqs:-0}" -v e="$errs" 'BEGIN { if (n > 0) printf "%.1f", r * (n - e) / n; else print 0 }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "${rps:-0}" "${p50:-?}" "${p99:-?}" "${reqs:-0}" "$errs" >>"$RESULTS"
+  log "$name c=$c: ${rps:-0} req/s, p50 ${p50:-?} ms, p99 ${p99:-?} ms, errors $errs"
+}
+
+# run_pgbench NAME CONNS FILE
+run_pgbench() {
+  local name=$1 c=$2 file=$3 threads out tps lat
+  threads=$((c < 2 ? 1 : 2))
+  out="$OUT/pgbench-$name-$c.txt"
+  pgbench -n -M prepared -c "$c" -j "$threads" -T "$DURATION" -f "$file" \
+    -D orgs="$ORGS" -D twin_orgs="$TWIN_ORGS" -D review_apps="$REVIEW_APPS" -D open_round="$OPEN_ROUND" \
+    "$BENCH_URL" >"$out" 2>&1 || true
+  tps=$(awk '/^tps = / {printf "%.1f", $3}' "$out" | tail -n 1)
+  lat=$(awk '/^latency average/ {print $4}' "$out")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "${tps:-0}" "${lat:-?}" "-" "-" \
+    "$(awk '/number of failed/ {print $5}' "$out" | head -n 1 | tr -d '()%' || echo 0)" >>"$RESULTS"
+  log "$name c=$c: ${tps:-0} tps (avg ${lat:-?} ms)"
+}
+
+for c in $CONNS; do
+  run_wrk submit "$c" POST "/api/v1/applications/%s/submit" "$OUT/submit-$c.items"
+  run_pgbench pg_submit "$c" "$HERE/pgbench_submit.sql"
+  run_wrk read "$c" GET "/api/v1/applications/%s" "$OUT/read.items"
+  run_wrk list "$c" GET "/api/v1/applications?limit=50" "$OUT/admin.items"
+  run_wrk score "$c" PUT "/api/v1/assignments/%s/scores" "$OUT/scores.items" "$SCORES_BODY"
+  run_pgbench pg_pk "$c" "$HERE/pgbench_pk.sql"
+done
+
+# Peak RSS of the HTTP load alone (the ranking below builds a 6 MB answer and raises it).
+RSS_LOAD_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
+
+# Submissions really happened (and nothing else changed state by accident).
+SUBMITTED=$(q "SELECT count(*) FROM applications WHERE round_id = '$OPEN_ROUND' AND status = 'submitted' AND id IN (SELECT md5('bench-draft-' || d)::uuid FROM generate_series(1, $((3 * ORGS))) d)")
+OUTBOX=$(q "SELECT count(*) FROM email_outbox WHERE kind = 'application_received'")
+
+log "ranking of round $REVIEW_ROUND ($REVIEW_APPS applications x 5 reviews)"
+RANK_TIMES=()
+for i in 1 2 3 4 5 6; do
+  t=$(curl -s -o "$OUT/ranking.json" -w '%{http_code} %{time_total}' "$URL/api/v1/rounds/$REVIEW_ROUND/ranking" \
+    -H "authorization: Bearer $ADMIN_TOKEN")
+  [ "${t%% *}" = 200 ] || { echo "ranking answered ${t%% *}" >&2; head -c 400 "$OUT/ranking.json" >&2; exit 1; }
+  ms=$(awk -v s="${t#* }" 'BEGIN {printf "%.0f", s * 1000}')
+  [ "$i" = 1 ] || RANK_TIMES+=("$ms") # the first run warms the caches
+done
+RANK_SORTED=$(printf '%s\n' "${RANK_TIMES[@]}" | sort -n | tr '\n' ' ')
+RANK_MEDIAN=$(printf '%s\n' "${RANK_TIMES[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+RANK_BYTES=$(wc -c <"$OUT/ranking.json")
+
+# List pages at the current size, then grown to LIST_ROWS: first page and a page deep in the list.
+cursor_at() { # the cursor the service would issue after the row at OFFSET (keyset order)
+  local row
+  row=$(q "SELECT (extract(epoch FROM created_at) * 1000000)::bigint || '|' || id FROM applications ORDER BY created_at, id OFFSET $1 LIMIT 1")
+  printf '%s' "$row" | base64 -w0 | tr '+/' '-_' | tr -d '='
+}
+list_step() { # LABEL
+  local label=$1 rows cursor
+  rows=$(q "SELECT count(*) FROM applications")
+  cursor=$(cursor_at $((rows / 2)))
+  run_wrk "list_first@$label" 8 GET "/api/v1/applications?limit=50" "$OUT/admin.items"
+  run_wrk "list_deep@$label" 8 GET "/api/v1/applications?limit=50&cursor=$cursor" "$OUT/admin.items"
+  local ts us
+  ts=$(q "SELECT created_at FROM applications ORDER BY created_at, id OFFSET $((rows / 2)) LIMIT 1")
+  us=$(q "SELECT id FROM applications ORDER BY created_at, id OFFSET $((rows / 2)) LIMIT 1")
+  # The deep page's query as the service issues it, and (for comparison) without the sargable
+  # `created_at >= cursor` bound it had before issue #7.
+  {
+    echo "rows: $rows"
+    psql "$BENCH_URL" -qtAX -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+      SELECT * FROM applications WHERE created_at >= '$ts'
+        AND (created_at > '$ts' OR (created_at = '$ts' AND id > '$us'))
+      ORDER BY created_at, id LIMIT 51"
+  } >"$OUT/plan-$label.txt"
+  psql "$BENCH_URL" -qtAX -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+      SELECT * FROM applications WHERE created_at > '$ts' OR (created_at = '$ts' AND id > '$us')
+      ORDER BY created_at, id LIMIT 51" >"$OUT/plan-old-$label.txt"
+  echo "$rows" >"$OUT/rows-$label.txt"
+}
+list_step small
+if [ "$QUICK" = 0 ]; then
+  log "growing applications to $LIST_ROWS rows"
+  grow_start=$(date +%s)
+  psql "$BENCH_URL" -q -v target="$LIST_ROWS" -v orgs="$ORGS" -f "$HERE/grow.sql" >/dev/null
+  grow_secs=$(($(date +%s) - grow_start))
+  list_step large
+fi
+
+RSS_PEAK_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
+RSS_NOW_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status")
+cleanup
+trap - EXIT
+
+CRITERION=""
+if [ "$QUICK" = 0 ]; then
+  log "criterion micro-benchmarks"
+  cargo_locked bench --bench rules -- --warm-up-time 1 --measurement-time 3 --output-format bencher \
+    2>/dev/null | grep '^test ' >"$OUT/criterion.txt" || true
+  CRITERION=$(cat "$OUT/criterion.txt")
+fi
+
+# ---------------------------------------------------------------- report
+get() { awk -F'\t' -v n="$1" -v c="$2" -v col="$3" '$1 == n && $2 == c {print $col}' "$RESULTS"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
+verdict() { # VALUE OP LIMIT -> "met" / "missed by X"
+  awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+    ok = (op == ">=") ? (v >= l) : (v <= l)
+    if (ok) print "met"; else if (op == ">=") printf "MISSED by %.0f points\n", l - v; else printf "MISSED by %.1f\n", v - l }'
+}
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print 0 }'; }
+
+{
+  echo "# Performance"
+  echo
+  echo "Written by \`scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') — do not edit the figures by hand;"
+  echo "the analysis at the end is kept in \`scripts/bench/analysis.md\`. Rerun: \`scripts/bench.sh\`"
+  echo "(\`--quick\` skips the 1M-row step and criterion)."
+  echo
+  echo "## Machine"
+  echo
+  echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') — $(nproc) cores, **shared** with"
+  echo "  other developers' builds and tests during the run: absolute figures are indicative; the"
+  echo "  ratios (each API figure over its pgbench twin, taken minutes apart in the same run) are the"
+  echo "  meaningful part."
+  echo "- Memory: $(free -m | awk '/^Mem:/ {print $2}') MB; kernel $(uname -r); $(psql "$ADMIN_URL" -qtAX -c 'select version()' | cut -d, -f1)"
+  echo "  (shared_buffers $(psql "$ADMIN_URL" -qtAX -c 'show shared_buffers'), synchronous_commit $(psql "$ADMIN_URL" -qtAX -c 'show synchronous_commit'), fsync $(psql "$ADMIN_URL" -qtAX -c 'show fsync'))."
+  echo "- Service: release build, production settings (pool_max_size $(grep -m1 pool_max_size config/default.toml | awk '{print $3}'),"
+  echo "  HTTP workers = cores), email sender off, log level warn. Load: wrk $(wrk -v 2>&1 | head -n 1 | awk '{print $2}'),"
+  echo "  ${DURATION}s per step, 1–2 wrk threads; pgbench with \`-M prepared\`. wrk, the service and"
+  echo "  Postgres all share the same 2 cores."
+  echo
+  echo "## Data set"
+  echo
+  echo "Seeded with SQL in ${seed_secs}s (\`scripts/bench/seed.sql\`) on top of \`gongyi seed-demo\`: $ORGS"
+  echo "organizations (one applicant and an API token each) with 3 drafts each in the open round"
+  echo "(budgets of 3 lines consistent with the round's rules), a reviewing round of $REVIEW_APPS"
+  echo "applications with budgets and 5 submitted score sheets each, $TWIN_ORGS more organizations"
+  echo "whose drafts only the pgbench twin touches. $APPS_AT_START applications at the start."
+  echo
+  echo "## HTTP against the database's own limit"
+  echo
+  echo "Requests/s, p50 and p99 in ms (wrk). Each submit request submits a *different* draft with"
+  echo "its organization's token (auth, validation, quota lock, update, audit, outbox); a non-2xx"
+  echo "answer counts as an error. Read = \`GET /applications/{id}\` by the owning applicant; list ="
+  echo "\`GET /applications?limit=50\` as admin; score = \`PUT /assignments/{id}/scores\` by a reviewer."
+  echo "The twins: \`pgbench_submit.sql\` is the submit path's SQL statement for statement (token lookup,"
+  echo "transaction with both locks, count, budget lines, update, audit insert, recipients, outbox insert);"
+  echo "\`pgbench_pk.sql\` is a primary-key select of an application."
+  echo
+  echo "| conns | endpoint | req/s | p50 ms | p99 ms | requests | errors | pgbench twin tps | ratio |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+  for c in $CONNS; do
+    pgs=$(get pg_submit "$c" 3)
+    pgk=$(get pg_pk "$c" 3)
+    for e in submit read list score; do
+      twin=$pgk
+      [ "$e" = submit ] && twin=$pgs
+      echo "| $c | $e | $(get "$e" "$c" 3) | $(get "$e" "$c" 4) | $(get "$e" "$c" 5) | $(get "$e" "$c" 6) | $(get "$e" "$c" 7) | $twin | $(ratio "$(get "$e" "$c" 3)" "$twin") |"
+    done
+  done
+  echo
+  echo "After the run: $SUBMITTED bench drafts are \`submitted\` (the submit steps' 2xx answers plus the"
+  echo "few in flight when wrk stopped counting) and $OUTBOX \`application_received\` emails wait in the"
+  echo "outbox (two per submission: the applicant and the organization's contact, the pgbench twin's included)."
+  echo
+  echo "## Ranking"
+  echo
+  echo "\`GET /api/v1/rounds/{id}/ranking\` on the reviewing round ($REVIEW_APPS applications × 5 reviews,"
+  echo "$((RANK_BYTES / 1024)) KiB of JSON), one client, 5 timed runs after a warm-up: **median ${RANK_MEDIAN} ms**"
+  echo "(runs: ${RANK_SORTED}ms)."
+  echo
+  echo "## List pages at two table sizes"
+  echo
+  echo "\`GET /applications?limit=50\` as admin at 8 connections: the first page and a page whose cursor"
+  echo "points to the middle of the table."
+  echo
+  echo "| rows | page | req/s | p50 ms | p99 ms |"
+  echo "|---:|---|---:|---:|---:|"
+  for label in small large; do
+    [ -f "$OUT/rows-$label.txt" ] || continue
+    for p in first deep; do
+      echo "| $(cat "$OUT/rows-$label.txt") | $p | $(get "list_$p@$label" 8 3) | $(get "list_$p@$label" 8 4) | $(get "list_$p@$label" 8 5) |"
+    done
+  done
+  [ -n "${grow_secs:-}" ] && echo && echo "(Grown to $LIST_ROWS rows with \`scripts/bench/grow.sql\` in ${grow_secs}s.)"
+  for label in small large; do
+    [ -f "$OUT/plan-$label.txt" ] || continue
+    echo
+    echo "Plan of the deep page's query at $(head -n 1 "$OUT/plan-$label.txt" | cut -d' ' -f2) rows (as the service issues it):"
+    echo
+    echo '```'
+    tail -n +2 "$OUT/plan-$label.txt"
+    echo '```'
+    echo
+    echo "The same page without the \`created_at >= cursor\` bound (the query before this change):"
+    echo
+    echo '```'
+    cat "$OUT/plan-old-$label.txt"
+    echo '```'
+  done
+  echo
+  echo "## Memory"
+  echo
+  echo "Server peak RSS (VmHWM): **$((RSS_LOAD_KB / 1024)) MB** after the HTTP load at 1, 8 and 32 connections;"
+  echo "**$((RSS_PEAK_KB / 1024)) MB** after everything (the ranking runs and the list steps; RSS at the end"
+  echo "$((RSS_NOW_KB / 1024)) MB)."
+  echo
+  echo "## Targets"
+  echo
+  echo "| target | measured | verdict |"
+  echo "|---|---|---|"
+  for c in $CONNS; do
+    sr=$(pct "$(get submit "$c" 3)" "$(get pg_submit "$c" 3)")
+    echo "| submit ≥ 60% of its twin ($c conns) | ${sr}% | $(verdict "$sr" ">=" 60) |"
+  done
+  for c in $CONNS; do
+    rr=$(pct "$(get read "$c" 3)" "$(get pg_pk "$c" 3)")
+    echo "| authenticated read ≥ 30% of pk select ($c conns) | ${rr}% | $(verdict "$rr" ">=" 30) |"
+  done
+  for e in submit read list score; do
+    p=$(get "$e" 32 5)
+    echo "| p99 ≤ 20 ms at 32 conns: $e | ${p} ms | $(verdict "$p" "<=" 20) |"
+  done
+  echo "| ranking 10k × 5 ≤ 300 ms | ${RANK_MEDIAN} ms | $(verdict "$RANK_MEDIAN" "<=" 300) |"
+  if [ -f "$OUT/rows-large.txt" ]; then
+    a=$(get "list_deep@small" 8 4); b=$(get "list_deep@large" 8 4)
+    echo "| list page flat from $(cat "$OUT/rows-small.txt") to $(cat "$OUT/rows-large.txt") rows (deep page p50) | $a → $b ms | $(awk -v a="$a" -v b="$b" 'BEGIN { if (b <= a * 1.5 + 0.5) print "met"; else printf "MISSED (x%.1f)\n", b / a }') |"
+  fi
+  echo "| peak RSS ≤ 80 MB under the HTTP load | $((RSS_LOAD_KB / 1024)) MB | $(verdict $((RSS_LOAD_KB / 1024)) "<=" 80) |"
+  echo "| peak RSS ≤ 80 MB including the ranking | $((RSS_PEAK_KB / 1024)) MB | $(verdict $((RSS_PEAK_KB / 1024)) "<=" 80) |"
+  echo
+  echo "req/s counts successful (2xx) answers only, so errors never inflate a ratio."
+  if [ -n "$CRITERION" ]; then
+    echo
+    echo "## Criterion micro-benchmarks (\`cargo bench --bench rules\`)"
+    echo
+    echo '```'
+    echo "$CRITERION"
+    echo '```'
+  fi
+  echo
+  echo "## Raw output"
+  echo
+  echo "wrk and pgbench outputs of this run are in \`target/bench/\` (not committed)."
+  echo
+  cat "$HERE/analysis.md"
+} >"$DOC"
+log "wrote $DOC"
