@@ -206,7 +206,7 @@ fn xlsx(body: Vec<u8>, name: &str) -> HttpResponse {
 /// `合计 Total` rows (awarded, paid, approved, pending, outstanding, cancelled) equal to the
 /// grant's `balance`. Finance and admin.
 #[utoipa::path(get, path = "/api/v1/grants/{id}/ledger.csv", tag = "ledger", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem, description = "busy: too many expensive requests at once (`application.max_concurrent_expensive`)")))]
 #[get("/grants/{id}/ledger.csv")]
 pub async fn grant_ledger_csv(
     state: web::Data<AppState>,
@@ -222,7 +222,7 @@ pub async fn grant_ledger_csv(
 
 /// The grant's ledger as XLSX (same lines and totals as the CSV).
 #[utoipa::path(get, path = "/api/v1/grants/{id}/ledger.xlsx", tag = "ledger", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem, description = "busy: too many expensive requests at once (`application.max_concurrent_expensive`)")))]
 #[get("/grants/{id}/ledger.xlsx")]
 pub async fn grant_ledger_xlsx(
     state: web::Data<AppState>,
@@ -239,7 +239,7 @@ pub async fn grant_ledger_xlsx(
 /// The round's ledger as CSV: every grant of the round, totals equal to the sums of their
 /// `balance`.
 #[utoipa::path(get, path = "/api/v1/rounds/{id}/ledger.csv", tag = "ledger", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem, description = "busy: too many expensive requests at once (`application.max_concurrent_expensive`)")))]
 #[get("/rounds/{id}/ledger.csv")]
 pub async fn round_ledger_csv(
     state: web::Data<AppState>,
@@ -255,7 +255,7 @@ pub async fn round_ledger_csv(
 
 /// The round's ledger as XLSX.
 #[utoipa::path(get, path = "/api/v1/rounds/{id}/ledger.xlsx", tag = "ledger", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem, description = "busy: too many expensive requests at once (`application.max_concurrent_expensive`)")))]
 #[get("/rounds/{id}/ledger.xlsx")]
 pub async fn round_ledger_xlsx(
     state: web::Data<AppState>,

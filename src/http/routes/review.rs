@@ -533,7 +533,7 @@ fn ranking_view(round_id: Uuid, r: &RoundRanking) -> Result<RankingView, ApiErro
 #[utoipa::path(get, path = "/api/v1/rounds/{id}/ranking", tag = "review", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "round id")),
     responses((status = 200, body = RankingView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem)))]
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem, description = "busy: too many expensive requests at once (`application.max_concurrent_expensive`)")))]
 #[get("/rounds/{id}/ranking")]
 pub async fn ranking(
     state: web::Data<AppState>,
@@ -647,7 +647,7 @@ fn adjustments(input: AwardsInput) -> Vec<Adjustment> {
 #[utoipa::path(post, path = "/api/v1/rounds/{id}/awards/preview", tag = "awards", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "round id")), request_body = AwardsInput,
     responses((status = 200, body = AwardPlanView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem, description = "busy: too many expensive requests at once (`application.max_concurrent_expensive`)")))]
 #[post("/rounds/{id}/awards/preview")]
 pub async fn preview_awards(
     state: web::Data<AppState>,
