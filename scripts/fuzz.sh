@@ -2,7 +2,7 @@
 # Spec fuzzing: schemathesis (4.x, from PyPI, in target/venv) against /openapi.json, once per
 # role with that role's bearer token, every check on except the two listed below.
 #
-#   scripts/fuzz.sh        # long campaign: --max-examples 25 per operation and role (> 5,000 requests)
+#   scripts/fuzz.sh        # long campaign: --max-examples 100 per operation and role (> 5,000 requests)
 #   scripts/fuzz.sh --ci   # bounded: --max-examples 3, 30 s per role (CI; schemathesis keeps fuzzing until the time is spent)
 #
 # Needs a Postgres: DATABASE_URL's server if it answers, else the local cluster of scripts/db.sh.
@@ -25,7 +25,7 @@ source scripts/ops/common.sh
 MODE=long
 [ "${1:-}" = "--ci" ] && MODE=ci
 SCHEMATHESIS_VERSION="4.32.5"
-if [ "$MODE" = ci ]; then EXAMPLES=3 TIME_ARGS=(--max-time 30); else EXAMPLES="${FUZZ_MAX_EXAMPLES:-25}" TIME_ARGS=(); fi
+if [ "$MODE" = ci ]; then EXAMPLES=3 TIME_ARGS=(--max-time 30); else EXAMPLES="${FUZZ_MAX_EXAMPLES:-100}" TIME_ARGS=(); fi
 PORT="${FUZZ_PORT:-$((20000 + $$ % 20000))}"
 REPORT_DIR="$OPS_ROOT/target/fuzz"
 
