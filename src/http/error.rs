@@ -218,6 +218,14 @@ impl From<StorageError> for ApiError {
                     },
                     K::ClosedConnection => ApiError::Unavailable,
                     _ if is_unavailable_message(info.message()) => ApiError::Unavailable,
+                    // Postgres TEXT cannot hold U+0000; a JSON "\u0000" in any string reached
+                    // the database and answered 500 (found by scripts/fuzz.sh). It is bad input.
+                    _ if info.message().contains("0x00") && info.message().contains("invalid byte sequence") => {
+                        ApiError::invalid(Violation::new(
+                            "text_encoding",
+                            "text must not contain the NUL character (U+0000)",
+                        ))
+                    }
                     _ => ApiError::Internal(anyhow::anyhow!(
                         "database error {kind:?}: {} (constraint {constraint})",
                         info.message()
@@ -298,6 +306,16 @@ mod outage_tests {
             ),
             ApiError::Unavailable
         ));
+    }
+
+    #[test]
+    fn a_nul_character_in_text_is_a_validation_error() {
+        let e = mapped(
+            K::Unknown,
+            "invalid byte sequence for encoding \"UTF8\": 0x00",
+        );
+        assert_eq!(e.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.code(), "validation_failed");
     }
 
     #[test]

@@ -155,3 +155,20 @@ async fn openapi_describes_enum_strings_problem_responses_and_limit_bounds() {
         422
     );
 }
+
+/// Found by the spec fuzzer: a NUL character in any JSON string reached Postgres (whose TEXT
+/// cannot hold it) and answered 500. It is bad input: 422 validation_failed.
+#[tokio::test]
+async fn a_nul_character_in_text_is_refused_with_422_not_500() {
+    let app = spawn_app().await;
+    let (_, token) = app.signed_in(gongyi::domain::user::Role::Applicant).await;
+    let r = app
+        .post("/me/tokens", Some(&token), json!({"name": "L~i\u{0000}YQ"}))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["code"], "validation_failed", "{}", r.body);
+    let r = app
+        .post("/me/tokens", Some(&token), json!({"name": "脚本令牌"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
