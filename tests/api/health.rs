@@ -94,3 +94,81 @@ async fn openapi_documents_every_route_and_docs_are_served() {
         "the UI is served from the binary"
     );
 }
+
+/// Found by the spec fuzzer (scripts/fuzz.sh): the document must describe the wire, i.e. enum
+/// strings as sent, errors as problem+json, the generic error answers, and `limit`'s bounds.
+#[tokio::test]
+async fn openapi_describes_enum_strings_problem_responses_and_limit_bounds() {
+    let app = spawn_app().await;
+    let doc = app.get("/openapi.json", None).await.body;
+    let schemas = &doc["components"]["schemas"];
+    let statuses: Vec<&str> = schemas["ApplicationStatus"]["enum"]
+        .as_array()
+        .expect("ApplicationStatus is an enum")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(statuses.contains(&"under_review"), "{statuses:?}");
+    assert!(!statuses.contains(&"UnderReview"), "{statuses:?}");
+    assert_eq!(
+        schemas["OutboxStatus"]["enum"],
+        json!(["pending", "sent", "failed"])
+    );
+
+    let get_app = &doc["paths"]["/api/v1/applications/{id}"]["get"];
+    for status in ["400", "401", "403", "404", "422", "503"] {
+        let content = &get_app["responses"][status]["content"];
+        assert!(
+            content["application/problem+json"].is_object(),
+            "GET /applications/{{id}} {status}: {content}"
+        );
+        assert!(
+            content.get("application/json").is_none(),
+            "{status}: {content}"
+        );
+    }
+    assert!(get_app["responses"]["200"]["content"]["application/json"].is_object());
+    let post_round = &doc["paths"]["/api/v1/rounds"]["post"]["responses"];
+    assert!(post_round["413"]["content"]["application/problem+json"].is_object());
+
+    let limit = doc["paths"]["/api/v1/applications"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .expect("limit parameter")
+        .clone();
+    assert_eq!(limit["schema"]["minimum"], json!(1));
+    assert_eq!(limit["schema"]["maximum"], json!(200));
+    // And the server agrees with the bounds it documents.
+    let (_, admin) = app.signed_in(gongyi::domain::user::Role::Admin).await;
+    assert_eq!(
+        app.get("/applications?limit=200", Some(&admin))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.get("/applications?limit=201", Some(&admin))
+            .await
+            .status,
+        422
+    );
+}
+
+/// Found by the spec fuzzer: a NUL character in any JSON string reached Postgres (whose TEXT
+/// cannot hold it) and answered 500. It is bad input: 422 validation_failed.
+#[tokio::test]
+async fn a_nul_character_in_text_is_refused_with_422_not_500() {
+    let app = spawn_app().await;
+    let (_, token) = app.signed_in(gongyi::domain::user::Role::Applicant).await;
+    let r = app
+        .post("/me/tokens", Some(&token), json!({"name": "L~i\u{0000}YQ"}))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["code"], "validation_failed", "{}", r.body);
+    let r = app
+        .post("/me/tokens", Some(&token), json!({"name": "脚本令牌"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}

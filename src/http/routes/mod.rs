@@ -17,7 +17,7 @@ pub mod users;
 #[allow(unused_imports)]
 use crate::domain::violation::Violation;
 use crate::http::error::Problem;
-use crate::http::openapi::SecurityAddon;
+use crate::http::openapi::{ProblemResponses, SecurityAddon};
 
 macro_rules! api {
     (operations: [$($op:path),* $(,)?], v1: [$($h:path),* $(,)?]) => {
@@ -35,7 +35,7 @@ macro_rules! api {
         #[openapi(
             paths($($op,)* $($h,)*),
             components(schemas(Problem, Violation)),
-            modifiers(&SecurityAddon),
+            modifiers(&SecurityAddon, &ProblemResponses),
             info(title = "gongyi", description = "Grant management for public-benefit venture philanthropy (公益创投). Errors are RFC 9457 problem+json with a stable `code`."),
             tags(
                 (name = "auth", description = "Sign-in and API tokens"),
