@@ -19,6 +19,14 @@ where
         .map_err(|e: T::Err| ApiError::Internal(anyhow::anyhow!("stored value: {e}")))
 }
 
+/// An amount read from a NUMERIC column as `Money`; the column CHECKs make a failure a bug (500).
+pub(crate) fn stored_money(
+    d: rust_decimal::Decimal,
+) -> Result<crate::domain::money::Money, ApiError> {
+    crate::domain::money::Money::new(d)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored amount: {e}")))
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserView {
     pub id: Uuid,

@@ -38,9 +38,7 @@ use crate::storage::models::{
 use crate::storage::schema;
 use crate::storage::{applications, grants, organizations, rounds, Database, Scope};
 
-fn money(d: Decimal) -> Result<Money, ApiError> {
-    Money::new(d).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored amount: {e}")))
-}
+use crate::http::views::stored_money as money;
 
 // ---------------------------------------------------------------- views
 

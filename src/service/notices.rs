@@ -8,7 +8,6 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::domain::money::Money;
 use crate::domain::round::Milestone;
 use crate::domain::user::Role;
 use crate::http::error::ApiError;
@@ -16,9 +15,7 @@ use crate::notify::{self, EvaluationStage, Event};
 use crate::storage::models::{ApplicationRow, GrantRow, RoundRow};
 use crate::storage::{applications, grants, organizations, Scope};
 
-fn money(d: Decimal) -> Result<Money, ApiError> {
-    Money::new(d).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored amount: {e}")))
-}
+use crate::http::views::stored_money as money;
 
 /// The grant's project title and organization name.
 async fn grant_names(

@@ -95,12 +95,6 @@ pub async fn add_reviewer(
             if !v.is_empty() {
                 return Err(ApiError::Validation(v));
             }
-            // An affiliation added later must not leave the reviewer on that organization's work.
-            let conflicting = review::round_assignments(conn, round_id)
-                .await?
-                .into_iter()
-                .filter(|a| a.reviewer_id == reviewer_id && a.status != "recused")
-                .count();
             let mut affiliations: Vec<Uuid> = unique.into_iter().collect();
             affiliations.sort();
             let row = review::upsert_member(
@@ -114,21 +108,20 @@ pub async fn add_reviewer(
                 },
             )
             .await?;
-            if conflicting > 0 {
-                let orgs: HashSet<Uuid> = affiliations.iter().copied().collect();
-                for a in review::round_assignments(conn, round_id).await? {
-                    if a.reviewer_id != reviewer_id || a.status == "recused" {
-                        continue;
-                    }
-                    let app = applications::get(conn, Scope::All, a.application_id).await?;
-                    if orgs.contains(&app.organization_id) {
-                        return Err(ApiError::RuleViolation(vec![Violation::new(
-                            "reviewer_affiliated",
-                            "the reviewer is already assigned to an application of an affiliated organization; recuse it first",
-                        )
-                        .actual(a.application_id)
-                        .field("affiliations")]));
-                    }
+            // An affiliation added later must not leave the reviewer on that organization's work.
+            let orgs: HashSet<Uuid> = affiliations.iter().copied().collect();
+            for a in review::round_assignments(conn, round_id).await? {
+                if a.reviewer_id != reviewer_id || a.status == AssignmentStatus::Recused.as_str() {
+                    continue;
+                }
+                let app = applications::get(conn, Scope::All, a.application_id).await?;
+                if orgs.contains(&app.organization_id) {
+                    return Err(ApiError::RuleViolation(vec![Violation::new(
+                        "reviewer_affiliated",
+                        "the reviewer is already assigned to an application of an affiliated organization; recuse it first",
+                    )
+                    .actual(a.application_id)
+                    .field("affiliations")]));
                 }
             }
             super::audit(

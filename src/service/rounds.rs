@@ -1,7 +1,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncConnection;
-use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -43,9 +42,7 @@ fn from_json<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T,
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored round document: {e}")))
 }
 
-fn money(d: Decimal) -> Result<Money, ApiError> {
-    Money::new(d).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored amount: {e}")))
-}
+use crate::http::views::stored_money as money;
 
 impl RoundSpec {
     pub fn from_row(r: &RoundRow) -> Result<Self, ApiError> {

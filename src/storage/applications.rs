@@ -171,3 +171,15 @@ pub async fn replace_budget(
     }
     Ok(())
 }
+
+/// Several applications at once (award lines, ranking views).
+pub async fn by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> StorageResult<Vec<ApplicationRow>> {
+    Ok(applications::table
+        .filter(applications::id.eq_any(ids))
+        .select(ApplicationRow::as_select())
+        .load(conn)
+        .await?)
+}

@@ -78,9 +78,7 @@ pub struct ApplicationView {
     pub updated_at: DateTime<Utc>,
 }
 
-fn money(d: rust_decimal::Decimal) -> Result<Money, ApiError> {
-    Money::new(d).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored amount: {e}")))
-}
+use crate::http::views::stored_money as money;
 
 impl ApplicationView {
     pub fn from_row(

@@ -25,9 +25,7 @@ use crate::service::review::{
 use crate::storage::models::{AssignmentRow, AwardDecisionRow, AwardObjectionRow, PanelMemberRow};
 use crate::storage::review::{self as store, AssignmentFilter};
 
-fn money(d: Decimal) -> Result<Money, ApiError> {
-    Money::new(d).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored amount: {e}")))
-}
+use crate::http::views::stored_money as money;
 
 /// Decimal as a JSON string ("12.5"); plain JSON numbers are refused like money, so no float
 /// ever carries a score.
@@ -709,24 +707,30 @@ async fn decision_view(
     let mut conn = state.db.conn().await?;
     let lines = store::award_lines(&mut conn, round_id).await?;
     let objections = store::objections(&mut conn, round_id).await?;
+    // Two queries for all lines, not two per line.
+    let ids: Vec<Uuid> = lines.iter().map(|l| l.application_id).collect();
+    let apps: std::collections::HashMap<Uuid, _> =
+        crate::storage::applications::by_ids(&mut conn, &ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+    let org_ids: Vec<Uuid> = apps.values().map(|a| a.organization_id).collect();
+    let orgs: std::collections::HashMap<Uuid, String> =
+        crate::storage::organizations::by_ids(&mut conn, &org_ids)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o.name))
+            .collect();
     let mut views = Vec::with_capacity(lines.len());
     for l in lines {
-        let app = crate::storage::applications::get(
-            &mut conn,
-            crate::storage::Scope::All,
-            l.application_id,
-        )
-        .await?;
-        let org = crate::storage::organizations::get(
-            &mut conn,
-            crate::storage::Scope::All,
-            app.organization_id,
-        )
-        .await?;
+        let app = apps.get(&l.application_id).ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!("award line without its application"))
+        })?;
         views.push(AwardLineView {
             application_id: l.application_id,
-            title: app.title,
-            organization_name: org.name,
+            title: app.title.clone(),
+            organization_name: orgs.get(&app.organization_id).cloned().unwrap_or_default(),
             rank: l.rank.map(|r| r as u32),
             final_score: l.final_score,
             outcome: parse_text(&l.outcome)?,
