@@ -2,8 +2,6 @@
 //! budget validation and sums, the round ranking (10,000 applications × 5 reviews) and the
 //! tranche split. Run with `cargo bench --bench rules`; `scripts/bench.sh` runs them too.
 
-use std::collections::BTreeMap;
-
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rust_decimal::Decimal;
@@ -112,9 +110,9 @@ fn rank_inputs(apps: usize, reviews: usize, rubric: &Rubric) -> Vec<RankInput> {
                                 // A score on the rubric's 0.5 step, within the criterion's max.
                                 let steps = (c.max * Decimal::TWO).trunc();
                                 let s = rng.below(steps.try_into().unwrap_or(1u64) + 1);
-                                (c.key.clone(), Decimal::new(s as i64 * 5, 1))
+                                Some(Decimal::new(s as i64 * 5, 1))
                             })
-                            .collect::<BTreeMap<_, _>>(),
+                            .collect(),
                     })
                     .collect(),
             }

@@ -82,6 +82,9 @@ pub struct DatabaseSettings {
     pub connect_timeout_ms: u64,
     /// Server-side cap on any one statement.
     pub statement_timeout_ms: u64,
+    /// A pooled connection unused for longer than this is checked with `SELECT 1` before it is
+    /// handed out; a busy connection is reused without that extra round trip.
+    pub verify_idle_after_ms: u64,
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -92,6 +95,7 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("pool_timeout_ms", &self.pool_timeout_ms)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("verify_idle_after_ms", &self.verify_idle_after_ms)
             .finish()
     }
 }

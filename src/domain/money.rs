@@ -70,7 +70,8 @@ impl fmt::Display for Money {
 
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
+        // Display straight into the output: the same text as `to_string`, without the copy.
+        s.collect_str(self)
     }
 }
 

@@ -140,11 +140,36 @@ pub fn round2(d: Decimal) -> Decimal {
     round_fen(d)
 }
 
-/// One counted review: submitted and not recused.
+/// One counted review: submitted and not recused. `scores[i]` is the score given on the
+/// rubric's i-th criterion: a ranking reads tens of thousands of sheets, so they are kept as
+/// plain vectors rather than one map (and its keys) per sheet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReviewInput {
     pub reviewer_id: Uuid,
-    pub scores: BTreeMap<String, Decimal>,
+    pub scores: Vec<Option<Decimal>>,
+}
+
+impl ReviewInput {
+    /// From a sheet keyed by criterion; a key outside the rubric is not part of the ranking.
+    pub fn from_sheet(
+        reviewer_id: Uuid,
+        rubric: &Rubric,
+        sheet: &BTreeMap<String, Decimal>,
+    ) -> Self {
+        Self {
+            reviewer_id,
+            scores: rubric
+                .criteria
+                .iter()
+                .map(|c| sheet.get(&c.key).copied())
+                .collect(),
+        }
+    }
+
+    /// The judged part of this reviewer's total.
+    pub fn judged_total(&self) -> Decimal {
+        self.scores.iter().flatten().copied().sum()
+    }
 }
 
 /// What the ranking needs to know of one application.
@@ -171,7 +196,8 @@ pub struct RankRow {
     pub normalized_score: Option<Decimal>,
     /// The score the order uses: normalized when the round normalizes, else raw.
     pub ranking_score: Option<Decimal>,
-    pub criterion_means: BTreeMap<String, Decimal>,
+    /// Mean per rubric criterion, in the rubric's order (`None`: nobody scored it).
+    pub criterion_means: Vec<Option<Decimal>>,
     pub party_objective: Decimal,
     pub party_judged_mean: Option<Decimal>,
     pub party_element_score: Option<Decimal>,
@@ -216,27 +242,26 @@ pub fn rank_order(a: &RankRow, b: &RankRow) -> Ordering {
 
 /// Ranks the applications of a round.
 pub fn rank(inputs: &[RankInput], rubric: &Rubric, rules: &RoundRules) -> Ranking {
-    let party_key = rubric
-        .criteria
-        .iter()
-        .find(|c| c.party_element)
-        .map(|c| c.key.clone());
+    let party_index = rubric.criteria.iter().position(|c| c.party_element);
 
-    // Every counted total, per reviewer and per application, for calibration and normalization.
-    let total =
-        |input: &RankInput, r: &ReviewInput| judged_total(&r.scores) + input.party_objective;
+    // Every counted total, computed once: per application (in review order) and per reviewer
+    // (with the application's index), for the scores, calibration and normalization.
+    let totals: Vec<Vec<Decimal>> = inputs
+        .iter()
+        .map(|input| {
+            input
+                .reviews
+                .iter()
+                .map(|r| r.judged_total() + input.party_objective)
+                .collect()
+        })
+        .collect();
     let mut by_reviewer: HashMap<Uuid, Vec<(usize, Decimal)>> = HashMap::new();
     for (i, input) in inputs.iter().enumerate() {
-        for r in &input.reviews {
-            by_reviewer
-                .entry(r.reviewer_id)
-                .or_default()
-                .push((i, total(input, r)));
+        for (r, t) in input.reviews.iter().zip(&totals[i]) {
+            by_reviewer.entry(r.reviewer_id).or_default().push((i, *t));
         }
     }
-    let all_totals: Vec<Decimal> = by_reviewer.values().flatten().map(|(_, t)| *t).collect();
-    let panel_mean = mean(&all_totals).unwrap_or_default();
-    let panel_spread = spread(&all_totals).unwrap_or_default();
     let stats: HashMap<Uuid, (Decimal, Decimal)> = by_reviewer
         .iter()
         .map(|(id, ts)| {
@@ -250,8 +275,16 @@ pub fn rank(inputs: &[RankInput], rubric: &Rubric, rules: &RoundRules) -> Rankin
             )
         })
         .collect();
-    // z-score onto the panel's scale; a reviewer with no spread keeps its offset only.
-    let normalize = |reviewer: Uuid, t: Decimal| -> Decimal {
+    // z-score onto the panel's scale; a reviewer with no spread keeps its offset only. Only
+    // computed when the round normalizes.
+    let panel = rules.score_normalization.then(|| {
+        let all: Vec<Decimal> = totals.iter().flatten().copied().collect();
+        (
+            mean(&all).unwrap_or_default(),
+            spread(&all).unwrap_or_default(),
+        )
+    });
+    let normalize = |reviewer: Uuid, t: Decimal, (panel_mean, panel_spread): (Decimal, Decimal)| {
         let (m, s) = stats[&reviewer];
         if s.is_zero() {
             panel_mean + (t - m)
@@ -263,39 +296,37 @@ pub fn rank(inputs: &[RankInput], rubric: &Rubric, rules: &RoundRules) -> Rankin
     let min = rules.min_reviewers as usize;
     let mut ranked = Vec::new();
     let mut incomplete = Vec::new();
-    for input in inputs {
-        let totals: Vec<Decimal> = input.reviews.iter().map(|r| total(input, r)).collect();
-        let normalized: Vec<Decimal> = input
-            .reviews
-            .iter()
-            .map(|r| normalize(r.reviewer_id, total(input, r)))
+    let mut column: Vec<Decimal> = Vec::new();
+    let mean_of_criterion = |input: &RankInput, k: usize, column: &mut Vec<Decimal>| {
+        column.clear();
+        column.extend(
+            input
+                .reviews
+                .iter()
+                .filter_map(|r| r.scores.get(k).copied().flatten()),
+        );
+        mean(column)
+    };
+    for (i, input) in inputs.iter().enumerate() {
+        let totals = &totals[i];
+        let criterion_means = (0..rubric.criteria.len())
+            .map(|k| mean_of_criterion(input, k, &mut column).map(round2))
             .collect();
-        let mut criterion_means = BTreeMap::new();
-        for c in &rubric.criteria {
-            let xs: Vec<Decimal> = input
-                .reviews
-                .iter()
-                .filter_map(|r| r.scores.get(&c.key).copied())
-                .collect();
-            if let Some(m) = mean(&xs) {
-                criterion_means.insert(c.key.clone(), round2(m));
-            }
-        }
-        let party_judged_raw = party_key.as_ref().and_then(|k| {
-            let xs: Vec<Decimal> = input
-                .reviews
-                .iter()
-                .filter_map(|r| r.scores.get(k).copied())
-                .collect();
-            mean(&xs)
-        });
+        let party_judged_raw = party_index.and_then(|k| mean_of_criterion(input, k, &mut column));
         let complete = input.reviews.len() >= min && !input.reviews.is_empty();
-        let final_score = complete
-            .then(|| trimmed_mean(&totals).map(round2))
-            .flatten();
-        let normalized_score = (complete && rules.score_normalization)
-            .then(|| trimmed_mean(&normalized).map(round2))
-            .flatten();
+        let final_score = complete.then(|| trimmed_mean(totals).map(round2)).flatten();
+        let normalized_score = match panel {
+            Some(p) if complete => {
+                let normalized: Vec<Decimal> = input
+                    .reviews
+                    .iter()
+                    .zip(totals)
+                    .map(|(r, t)| normalize(r.reviewer_id, *t, p))
+                    .collect();
+                trimmed_mean(&normalized).map(round2)
+            }
+            _ => None,
+        };
         let ranking_score = if rules.score_normalization {
             normalized_score
         } else {
@@ -331,18 +362,7 @@ pub fn rank(inputs: &[RankInput], rubric: &Rubric, rules: &RoundRules) -> Rankin
     incomplete.sort_by_key(|a| a.submitted_at);
 
     // Calibration: per reviewer, its mean, spread and deviation from the panel.
-    let app_means: Vec<Option<Decimal>> = inputs
-        .iter()
-        .map(|input| {
-            mean(
-                &input
-                    .reviews
-                    .iter()
-                    .map(|r| total(input, r))
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .collect();
+    let app_means: Vec<Option<Decimal>> = totals.iter().map(|ts| mean(ts)).collect();
     let mut calibration: Vec<ReviewerCalibration> = by_reviewer
         .iter()
         .map(|(id, ts)| {
@@ -585,6 +605,23 @@ mod tests {
     }
 
     #[test]
+    fn a_review_keeps_the_rubric_order_and_only_its_criteria() {
+        let r = Rubric::default();
+        let input = ReviewInput::from_sheet(
+            Uuid::from_u128(1),
+            &r,
+            &sheet(&[("capacity", "7.5"), ("need_analysis", "12"), ("nope", "99")]),
+        );
+        assert_eq!(input.scores.len(), r.criteria.len());
+        let at = |key: &str| input.scores[r.criteria.iter().position(|c| c.key == key).unwrap()];
+        assert_eq!(at("need_analysis"), Some(d("12")));
+        assert_eq!(at("capacity"), Some(d("7.5")));
+        assert_eq!(at("budget"), None);
+        // A key outside the rubric is not part of the total.
+        assert_eq!(input.judged_total(), d("19.5"));
+    }
+
+    #[test]
     fn trimmed_mean_drops_extremes_from_five() {
         assert_eq!(trimmed_mean(&[]), None);
         assert_eq!(trimmed_mean(&[d("80"), d("90"), d("70")]), Some(d("80")));
@@ -620,9 +657,12 @@ mod tests {
             party_objective: objective,
             reviews: totals
                 .iter()
-                .map(|(rev, rest, party)| ReviewInput {
-                    reviewer_id: Uuid::from_u128(*rev),
-                    scores: full_sheet(*rest, *party),
+                .map(|(rev, rest, party)| {
+                    ReviewInput::from_sheet(
+                        Uuid::from_u128(*rev),
+                        &Rubric::default(),
+                        &full_sheet(*rest, *party),
+                    )
                 })
                 .collect(),
         }

@@ -35,12 +35,22 @@ impl AppState {
         }
     }
 
+    /// The same state over another pool (each HTTP worker has its own; see `startup::run`).
+    pub fn with_db(&self, db: Database) -> Self {
+        Self {
+            db,
+            settings: self.settings.clone(),
+            expensive: self.expensive.clone(),
+        }
+    }
+
     /// A permit for an expensive request (ranking, award preview, ledger export), held until
     /// the answer is built; none free → 503 `busy` with `Retry-After`, never a queue.
-    pub fn expensive_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    pub fn expensive_permit(&self) -> Result<ExpensivePermit, ApiError> {
         self.expensive
             .clone()
             .try_acquire_owned()
+            .map(ExpensivePermit)
             .map_err(|_| ApiError::Overloaded {
                 code: "busy",
                 detail: format!(
@@ -51,6 +61,30 @@ impl AppState {
             })
     }
 }
+
+/// Held by an expensive request while it builds its answer. Released, it hands the memory the
+/// request freed back to the operating system: glibc keeps freed memory in the arena of the
+/// worker thread that used it, so after rankings on each of the workers the process would hold
+/// one ranking's peak per worker (docs/PERFORMANCE.md, memory).
+pub struct ExpensivePermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl Drop for ExpensivePermit {
+    fn drop(&mut self) {
+        release_freed_memory();
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn release_freed_memory() {
+    // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the kernel; it
+    // touches no live allocation and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_freed_memory() {}
 
 /// Error handlers for the built-in extractors, so their failures are problem+json too.
 pub fn extractor_configs(cfg: &mut web::ServiceConfig) {

@@ -21,6 +21,7 @@ use std::sync::RwLock;
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::FutureExt;
 use uuid::Uuid;
 
 pub use templates::{EvaluationStage, Event, Rendered};
@@ -112,28 +113,41 @@ fn dedupe(list: Vec<Recipient>) -> Vec<Recipient> {
 
 /// The organization's active applicant users (in their own language) and its contact email
 /// (Chinese), deduplicated by address, users first.
-pub async fn recipients_of_organization(
+// Both queries are pipelined, and the future does not borrow `conn`, so it can be pipelined
+// with the statements of the transaction that queues the email.
+pub fn recipients_of_organization(
     conn: &mut AsyncPgConnection,
     organization_id: Uuid,
-) -> StorageResult<Vec<Recipient>> {
-    let people: Vec<(String, String, String)> = users::table
+) -> impl std::future::Future<Output = StorageResult<Vec<Recipient>>> + Send + use<> {
+    let people = users::table
         .filter(users::organization_id.eq(organization_id))
         .filter(users::role.eq(Role::Applicant.as_str()))
         .filter(users::active.eq(true))
         .order(users::created_at)
         .select((users::email, users::name, users::language))
-        .load(conn)
-        .await?;
-    let contact: Option<(String, String, String)> = organizations::table
+        .load::<(String, String, String)>(conn)
+        .boxed();
+    let contact = organizations::table
         .find(organization_id)
         .select((
             organizations::contact_email,
             organizations::contact_person,
             organizations::name,
         ))
-        .first(conn)
-        .await
-        .optional()?;
+        .first::<(String, String, String)>(conn)
+        .boxed();
+    // (Boxed: rustc cannot prove the joined diesel futures `Send` for every lifetime.)
+    async move {
+        let (people, contact) = futures_util::join!(people, contact);
+        let (people, contact) = (people?, contact.optional()?);
+        recipients_from(people, contact)
+    }
+}
+
+fn recipients_from(
+    people: Vec<(String, String, String)>,
+    contact: Option<(String, String, String)>,
+) -> StorageResult<Vec<Recipient>> {
     let mut list: Vec<Recipient> = people
         .into_iter()
         .map(|(email, name, lang)| Recipient {

@@ -385,25 +385,40 @@ async fn violations(
     violations_of(conn, row, &round_row, &org_row).await
 }
 
-/// The rules over rows the caller has already read in this transaction (the submit path reuses
-/// the organization row it locked and the round row it needs again for the email, saving
-/// round trips).
+/// The statuses that take a quota place, as stored.
+fn quota_statuses() -> Vec<&'static str> {
+    ApplicationStatus::QUOTA_STATUSES
+        .iter()
+        .map(|s| s.as_str())
+        .collect()
+}
+
+/// The rules over rows the caller has already read in this transaction.
 async fn violations_of(
     conn: &mut AsyncPgConnection,
     row: &ApplicationRow,
     round_row: &RoundRow,
     org_row: &OrganizationRow,
 ) -> Result<Vec<Violation>, ApiError> {
+    let statuses = quota_statuses();
+    let (others, lines) = futures_util::try_join!(
+        applications::count_active(conn, row.organization_id, row.round_id, row.id, &statuses),
+        applications::budget_lines(conn, row.id),
+    )?;
+    violations_from(row, round_row, org_row, others, lines.len())
+}
+
+/// The rules over what was read: `others` applications of the organization taking a quota
+/// place in the round, `budget_lines` lines in this one's budget.
+fn violations_from(
+    row: &ApplicationRow,
+    round_row: &RoundRow,
+    org_row: &OrganizationRow,
+    others: i64,
+    budget_lines: usize,
+) -> Result<Vec<Violation>, ApiError> {
     let round = RoundSpec::from_row(round_row)?;
     let org = OrganizationFacts::from_row(org_row)?;
-    let statuses: Vec<&str> = ApplicationStatus::QUOTA_STATUSES
-        .iter()
-        .map(|s| s.as_str())
-        .collect();
-    let others =
-        applications::count_active(conn, row.organization_id, row.round_id, row.id, &statuses)
-            .await?;
-    let lines = applications::budget_lines(conn, row.id).await?;
     let now = Utc::now();
     let facts = SubmissionFacts {
         now,
@@ -420,7 +435,7 @@ async fn violations_of(
             grant_funded: row.budget_grant,
             self_funded: row.budget_self,
         },
-        budget_lines: lines.len(),
+        budget_lines,
         requested_grant: row.requested_grant,
         co_funding: row.co_funding,
         start_date: row.start_date,
@@ -456,50 +471,69 @@ pub async fn validate(
 }
 
 /// Submits a draft. The organization's row is locked first, so concurrent submissions of one
-/// organization are serialized and the quota count cannot be raced past.
-pub async fn submit(db: &Database, caller: &Caller, id: Uuid) -> Result<ApplicationRow, ApiError> {
+/// organization are serialized and the quota count cannot be raced past. Returns the submitted
+/// application with its budget lines.
+pub async fn submit(
+    db: &Database,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<(ApplicationRow, Vec<BudgetLineRow>), ApiError> {
     let mut conn = db.conn().await?;
+    let statuses = quota_statuses();
+    let statuses = &statuses;
     conn.transaction::<_, ApiError, _>(|conn| {
         async move {
             let visible = applications::get(conn, caller.organization_scope(), id).await?;
-            // Locked before the count: the quota lock. The row read under it is current.
-            let org_row = organizations::lock(conn, visible.organization_id).await?;
-            let row = applications::lock(conn, id).await?;
+            // One round trip, run by the server in this order: the quota lock (the
+            // organization's row), the application's lock, then what the rules read, so the
+            // count and the lines are read under both locks. An application's round and
+            // organization never change, so the visible row names them.
+            let (org_row, row, round_row, others, lines) = futures_util::try_join!(
+                organizations::lock(conn, visible.organization_id),
+                applications::lock(conn, id),
+                rounds::get(conn, visible.round_id, true),
+                applications::count_active(
+                    conn,
+                    visible.organization_id,
+                    visible.round_id,
+                    id,
+                    statuses
+                ),
+                applications::budget_lines(conn, id),
+            )?;
             let status: ApplicationStatus = parse_text(&row.status)?;
             if !status.can_become(ApplicationStatus::Submitted) {
                 return Err(ApiError::invalid_state(format!(
                     "an application that is {status} cannot be submitted"
                 )));
             }
-            let round_row = rounds::get(conn, row.round_id, true).await?;
-            let v = violations_of(conn, &row, &round_row, &org_row).await?;
+            let v = violations_from(&row, &round_row, &org_row, others, lines.len())?;
             if !v.is_empty() {
                 return Err(ApiError::RuleViolation(v));
             }
             let now = Utc::now();
-            let updated = applications::update(
-                conn,
-                id,
-                &ApplicationUpdateForm {
-                    status: Some(ApplicationStatus::Submitted.as_str().into()),
-                    submitted_at: Some(Some(now)),
-                    updated_at: Some(now),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            super::audit(
-                conn,
+            let form = ApplicationUpdateForm {
+                status: Some(ApplicationStatus::Submitted.as_str().into()),
+                submitted_at: Some(Some(now)),
+                updated_at: Some(now),
+                ..Default::default()
+            };
+            let event = super::audit_event(
                 Some(caller),
                 "application.submitted",
                 "application",
                 id,
                 Some(&serde_json::json!({"status": status})),
                 Some(&serde_json::json!({"status": "submitted"})),
-            )
-            .await?;
-            notify_received(conn, &updated, &org_row, &round_row).await?;
-            Ok(updated)
+            );
+            // Another round trip for the update, its audit event and the email's recipients.
+            let (updated, (), to) = futures_util::try_join!(
+                applications::update(conn, id, &form),
+                crate::storage::audit(conn, &event),
+                notify::recipients_of_organization(conn, row.organization_id),
+            )?;
+            notify_received(conn, &to, &updated, &org_row, &round_row).await?;
+            Ok((updated, lines))
         }
         .scope_boxed()
     })
@@ -565,11 +599,11 @@ pub async fn transition(
 /// submitting transaction.
 async fn notify_received(
     conn: &mut AsyncPgConnection,
+    to: &[notify::Recipient],
     row: &ApplicationRow,
     org: &OrganizationRow,
     round: &RoundRow,
 ) -> Result<(), ApiError> {
-    let to = notify::recipients_of_organization(conn, row.organization_id).await?;
     let event = notify::Event::ApplicationReceived {
         application_id: row.id,
         title: row.title.clone(),
@@ -579,7 +613,7 @@ async fn notify_received(
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored amount: {e}")))?,
         submitted_at: row.submitted_at.unwrap_or_else(Utc::now),
     };
-    notify::enqueue(conn, &to, &event).await?;
+    notify::enqueue(conn, to, &event).await?;
     Ok(())
 }
 

@@ -31,21 +31,30 @@ pub async fn audit<B: Serialize, A: Serialize>(
     before: Option<&B>,
     after: Option<&A>,
 ) -> Result<(), ApiError> {
-    let to_json = |v: &dyn erased::Json| v.json();
-    crate::storage::audit(
-        conn,
-        &AuditEventInsertForm {
-            actor_id: actor.map(|c| c.user_id),
-            actor_role: actor.map(|c| c.role.as_str().to_string()),
-            action: action.to_string(),
-            entity_type: entity_type.to_string(),
-            entity_id,
-            before: before.map(|b| to_json(b)),
-            after: after.map(|a| to_json(a)),
-        },
-    )
-    .await?;
+    let event = audit_event(actor, action, entity_type, entity_id, before, after);
+    crate::storage::audit(conn, &event).await?;
     Ok(())
+}
+
+/// The audit event `audit` appends, for a caller that pipelines its insert.
+pub fn audit_event<B: Serialize, A: Serialize>(
+    actor: Option<&Caller>,
+    action: &str,
+    entity_type: &str,
+    entity_id: Uuid,
+    before: Option<&B>,
+    after: Option<&A>,
+) -> AuditEventInsertForm {
+    let to_json = |v: &dyn erased::Json| v.json();
+    AuditEventInsertForm {
+        actor_id: actor.map(|c| c.user_id),
+        actor_role: actor.map(|c| c.role.as_str().to_string()),
+        action: action.to_string(),
+        entity_type: entity_type.to_string(),
+        entity_id,
+        before: before.map(|b| to_json(b)),
+        after: after.map(|a| to_json(a)),
+    }
 }
 
 mod erased {

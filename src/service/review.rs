@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::domain::lifecycle::{ApplicationStatus, RoundStatus};
 use crate::domain::money::Money;
+use crate::domain::rating::AssessmentResult;
 use crate::domain::review::{
     allocate, auto_assign, check_scores, judged_total, rank, Allocation, AssignmentStatus,
     AwardCandidate, AwardOutcome, ExistingAssignment, PanelReviewer, RankInput, Ranking,
@@ -22,13 +23,11 @@ use crate::domain::user::Role;
 use crate::domain::violation::Violation;
 use crate::http::error::ApiError;
 use crate::http::views::parse_text;
-use crate::service::applications::TeamMember;
-use crate::service::organizations::OrganizationFacts;
 use crate::service::rounds::RoundSpec;
 use crate::storage::models::{
     ApplicationRow, ApplicationUpdateForm, AssignmentInsertForm, AssignmentRow,
-    AssignmentUpdateForm, AwardDecisionRow, AwardObjectionRow, AwardRow, OrganizationRow,
-    PanelMemberRow, RoundRow, RoundUpdateForm,
+    AssignmentUpdateForm, AwardDecisionRow, AwardObjectionRow, AwardRow, PanelMemberRow, RoundRow,
+    RoundUpdateForm,
 };
 use crate::storage::{applications, organizations, review, rounds, users, Database, Scope};
 
@@ -375,21 +374,62 @@ fn check_manual(
     }
 }
 
-/// The objective party-element points of one application (rule 5).
-pub fn objective_points(
-    spec: &RoundSpec,
-    app: &ApplicationRow,
-    org: &OrganizationRow,
-) -> Result<Decimal, ApiError> {
-    // Deserialized from a borrow: no copy of the JSON tree per application (ranking hot path).
-    let team = <Vec<TeamMember> as serde::Deserialize>::deserialize(&app.team)
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(spec.party_points.objective_points(
-        parse_text(&org.party_building_status)?,
-        team.iter().any(|m| m.party_member),
-        app.party_activity_count.max(0) as u32,
-        app.red_project,
-    ))
+/// A stored score sheet (`{"criterion": "12.5", ...}`) as scores in the order of `keys` (the
+/// rubric's), parsed straight from the JSON text: no JSON tree, map or key string per sheet.
+pub fn sheet_from_json(keys: &[&str], json: &[u8]) -> anyhow::Result<Vec<Option<Decimal>>> {
+    use serde::de::{DeserializeSeed, Deserializer, Error, MapAccess, Visitor};
+    struct Sheet<'k>(&'k [&'k str]);
+    impl<'de> DeserializeSeed<'de> for Sheet<'_> {
+        type Value = Vec<Option<Decimal>>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Sheet<'_> {
+        type Value = Vec<Option<Decimal>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a score sheet: an object of decimal strings")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut scores = vec![None; self.0.len()];
+            while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                let Text(value) = map.next_value::<Text<'de>>()?;
+                let i = self.0.iter().position(|k| *k == key).ok_or_else(|| {
+                    A::Error::custom(format!("criterion `{key}` is not in the rubric"))
+                })?;
+                scores[i] = Some(value.parse::<Decimal>().map_err(A::Error::custom)?);
+            }
+            Ok(scores)
+        }
+    }
+    /// A JSON string, borrowed from the input unless it has escapes (serde's own `Cow` always
+    /// copies).
+    struct Text<'de>(std::borrow::Cow<'de, str>);
+    impl<'de> serde::Deserialize<'de> for Text<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Text<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                    Ok(Text(std::borrow::Cow::Borrowed(v)))
+                }
+                fn visit_str<E: Error>(self, v: &str) -> Result<Text<'de>, E> {
+                    Ok(Text(std::borrow::Cow::Owned(v.to_owned())))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let scores = Sheet(keys)
+        .deserialize(&mut de)
+        .map_err(|e| anyhow::anyhow!("stored score sheet: {e}"))?;
+    de.end()
+        .map_err(|e| anyhow::anyhow!("stored score sheet: {e}"))?;
+    Ok(scores)
 }
 
 pub fn scores_from_json(v: &serde_json::Value) -> Result<BTreeMap<String, Decimal>, ApiError> {
@@ -425,8 +465,11 @@ async fn own_assignment(
 ) -> Result<(AssignmentRow, RoundRow), ApiError> {
     let reviewer = (caller.role == Role::Reviewer).then_some(caller.user_id);
     let visible = review::get_assignment(conn, id, reviewer).await?;
-    let round = rounds::get(conn, visible.round_id, true).await?;
-    let row = review::lock_assignment(conn, id).await?;
+    // One round trip for both (an assignment's round never changes).
+    let (round, row) = futures_util::try_join!(
+        rounds::get(conn, visible.round_id, true),
+        review::lock_assignment(conn, id),
+    )?;
     Ok((row, round))
 }
 
@@ -475,29 +518,27 @@ pub async fn save_scores(
             if !v.is_empty() {
                 return Err(ApiError::Validation(v));
             }
-            let before = row.scores.clone();
-            let updated = review::update_assignment(
-                conn,
-                id,
-                &AssignmentUpdateForm {
-                    scores: Some(scores_to_json(&scores)),
-                    judged_total: Some(Some(judged_total(&scores))),
-                    comment: comment.map(|c| c.trim().to_string()),
-                    updated_at: Some(Utc::now()),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            super::audit(
-                conn,
+            let after = scores_to_json(&scores);
+            let event = super::audit_event(
                 Some(caller),
                 "assignment.scores_saved",
                 "assignment",
                 id,
-                Some(&before),
-                Some(&updated.scores),
-            )
-            .await?;
+                Some(&row.scores),
+                Some(&after),
+            );
+            let form = AssignmentUpdateForm {
+                scores: Some(after),
+                judged_total: Some(Some(judged_total(&scores))),
+                comment: comment.map(|c| c.trim().to_string()),
+                updated_at: Some(Utc::now()),
+                ..Default::default()
+            };
+            // The update and its audit event in one round trip.
+            let (updated, ()) = futures_util::try_join!(
+                review::update_assignment(conn, id, &form),
+                crate::storage::audit(conn, &event),
+            )?;
             Ok(updated)
         }
         .scope_boxed()
@@ -656,8 +697,10 @@ pub async fn declare_conflict(
 /// What the ranking and the awards show of one application besides its scores.
 #[derive(Debug, Clone)]
 pub struct RankedApplication {
-    pub application: ApplicationRow,
+    pub title: String,
+    pub organization_id: Uuid,
     pub organization_name: String,
+    pub requested_grant: Decimal,
 }
 
 pub struct RoundRanking {
@@ -667,7 +710,9 @@ pub struct RoundRanking {
 }
 
 /// Computes the ranking of a round from its under-review (or decided) applications and their
-/// submitted, non-recused score sheets.
+/// submitted, non-recused score sheets. Reads only the columns it uses (one join for the
+/// applications and their organizations, one query for the sheets), since a round holds
+/// thousands of applications.
 pub async fn ranking(
     conn: &mut AsyncPgConnection,
     round_row: &RoundRow,
@@ -683,51 +728,57 @@ pub async fn ranking(
         ApplicationStatus::Terminated,
     ]
     .map(|s| s.as_str());
-    let apps = review::round_applications(conn, round_row.id, &statuses).await?;
-    let org_ids: Vec<Uuid> = apps
-        .iter()
-        .map(|a| a.organization_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let orgs: HashMap<Uuid, OrganizationRow> = organizations::by_ids(conn, &org_ids)
-        .await?
-        .into_iter()
-        .map(|o| (o.id, o))
-        .collect();
-    let mut reviews: HashMap<Uuid, Vec<ReviewInput>> = HashMap::new();
+    let apps = review::ranking_sources(conn, round_row.id, &statuses).await?;
+    let index: HashMap<Uuid, usize> = apps.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+    let mut reviews: Vec<Vec<ReviewInput>> = (0..apps.len()).map(|_| Vec::new()).collect();
     // Only submitted sheets count; the filter and the column choice are done in SQL.
-    for (application_id, reviewer_id, scores) in
-        review::round_submitted_scores(conn, round_row.id).await?
-    {
-        reviews
-            .entry(application_id)
-            .or_default()
-            .push(ReviewInput {
-                reviewer_id,
-                scores: scores_from_json(&scores)?,
-            });
+    let keys: Vec<&str> = spec
+        .rubric
+        .criteria
+        .iter()
+        .map(|c| c.key.as_str())
+        .collect();
+    let sheets = review::round_submitted_scores(conn, round_row.id, |app, reviewer, json| {
+        // A sheet of an application in another status (withdrawn, say) does not count.
+        Ok(match index.get(&app) {
+            Some(&i) => Some((
+                i,
+                ReviewInput {
+                    reviewer_id: reviewer,
+                    scores: sheet_from_json(&keys, json)?,
+                },
+            )),
+            None => None,
+        })
+    })
+    .await?;
+    for (i, review) in sheets.into_iter().flatten() {
+        reviews[i].push(review);
     }
     let mut inputs = Vec::with_capacity(apps.len());
     let mut info = HashMap::with_capacity(apps.len());
-    for app in apps {
-        let org = orgs
-            .get(&app.organization_id)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("organization missing")))?;
-        let facts = OrganizationFacts::from_row(org)?;
+    for (app, reviews) in apps.into_iter().zip(reviews) {
+        let assessment: AssessmentResult = parse_text(&app.party_assessment)?;
         inputs.push(RankInput {
             application_id: app.id,
             submitted_at: app.submitted_at.unwrap_or(app.created_at),
-            assessment_passed: facts.party_assessment
-                == crate::domain::rating::AssessmentResult::Passed,
-            party_objective: objective_points(&spec, &app, org)?,
-            reviews: reviews.remove(&app.id).unwrap_or_default(),
+            assessment_passed: assessment == AssessmentResult::Passed,
+            // The objective party-element points of rule 5, from the declared facts.
+            party_objective: spec.party_points.objective_points(
+                parse_text(&app.party_building_status)?,
+                app.team_has_party_member,
+                app.party_activity_count.max(0) as u32,
+                app.red_project,
+            ),
+            reviews,
         });
         info.insert(
             app.id,
             RankedApplication {
-                organization_name: org.name.clone(),
-                application: app,
+                title: app.title,
+                organization_id: app.organization_id,
+                organization_name: app.organization_name,
+                requested_grant: app.requested_grant,
             },
         );
     }
@@ -778,7 +829,7 @@ fn plan(ranking: RoundRanking, adjustments: &[Adjustment]) -> Result<AwardPlan, 
                 .field(format!("{field}.application_id")),
             ),
             Some(app) => {
-                let requested = app.application.requested_grant;
+                let requested = app.requested_grant;
                 if a.amount.amount() > requested || a.amount.amount().is_zero() {
                     v.push(
                         Violation::new(
@@ -813,9 +864,7 @@ fn plan(ranking: RoundRanking, adjustments: &[Adjustment]) -> Result<AwardPlan, 
         .map(|r| AwardCandidate {
             application_id: r.application_id,
             passes_pass_mark: r.passes_pass_mark,
-            requested: ranking.applications[&r.application_id]
-                .application
-                .requested_grant,
+            requested: ranking.applications[&r.application_id].requested_grant,
             adjusted: adjusted.get(&r.application_id).copied(),
         })
         .collect();
@@ -882,9 +931,7 @@ pub async fn publish(
                     rank: rank_of.get(&l.application_id).map(|r| r.0 as i32),
                     final_score: rank_of.get(&l.application_id).and_then(|r| r.1),
                     outcome: l.outcome.as_str().into(),
-                    requested: plan.ranking.applications[&l.application_id]
-                        .application
-                        .requested_grant,
+                    requested: plan.ranking.applications[&l.application_id].requested_grant,
                     amount: l.amount,
                 })
                 .collect();
@@ -910,7 +957,7 @@ pub async fn publish(
                 .ranking
                 .applications
                 .values()
-                .map(|a| a.application.organization_id)
+                .map(|a| a.organization_id)
                 .collect();
             super::notices::public_notice(
                 conn,
@@ -1126,4 +1173,43 @@ async fn on_approved(
     let spec = RoundSpec::from_row(round)?;
     crate::service::grants::create_for_approved(conn, Some(caller), application, &spec).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sheet_from_json;
+    use rust_decimal_macros::dec;
+
+    const KEYS: &[&str] = &["need_analysis", "capacity", "party_elements"];
+
+    #[test]
+    fn a_stored_sheet_parses_into_the_rubric_order() {
+        let s =
+            sheet_from_json(KEYS, br#"{"party_elements": "4.5", "need_analysis": "12"}"#).unwrap();
+        assert_eq!(s, vec![Some(dec!(12)), None, Some(dec!(4.5))]);
+        // An escaped key is the same key.
+        let s = sheet_from_json(KEYS, br#"{"capacit\u0079": "7"}"#).unwrap();
+        assert_eq!(s, vec![None, Some(dec!(7)), None]);
+        assert_eq!(
+            sheet_from_json(KEYS, b"{}").unwrap(),
+            vec![None, None, None]
+        );
+    }
+
+    #[test]
+    fn a_corrupt_stored_sheet_is_an_error_not_a_guess() {
+        for bad in [
+            &br#"{"nope": "1"}"#[..],
+            br#"{"capacity": 7}"#,
+            br#"{"capacity": "seven"}"#,
+            br#"["capacity"]"#,
+            br#"{"capacity": "7"} trailing"#,
+        ] {
+            assert!(
+                sheet_from_json(KEYS, bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }

@@ -1,3 +1,5 @@
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -18,23 +20,48 @@ pub async fn insert(
         .await?)
 }
 
+type ScopedOne<'a> = applications::BoxedQuery<
+    'a,
+    diesel::pg::Pg,
+    diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<ApplicationRow, diesel::pg::Pg>>,
+>;
+
+/// The query for one application within a scope; `None` when the scope sees nothing.
+fn scoped_one(scope: Scope, id: Uuid) -> Option<ScopedOne<'static>> {
+    let q = applications::table
+        .find(id)
+        .select(ApplicationRow::as_select())
+        .into_boxed();
+    Some(match scope {
+        Scope::All => q,
+        Scope::Organization(org) => q.filter(applications::organization_id.eq(org)),
+        Scope::Assigned(reviewer) => q.filter(applications::id.eq_any(assigned_to(reviewer))),
+        Scope::Nothing => return None,
+    })
+}
+
 /// One application within the caller's scope (others are not found).
 pub async fn get(
     conn: &mut AsyncPgConnection,
     scope: Scope,
     id: Uuid,
 ) -> StorageResult<ApplicationRow> {
-    let mut q = applications::table
-        .find(id)
-        .select(ApplicationRow::as_select())
-        .into_boxed();
-    match scope {
-        Scope::All => {}
-        Scope::Organization(org) => q = q.filter(applications::organization_id.eq(org)),
-        Scope::Assigned(reviewer) => q = q.filter(applications::id.eq_any(assigned_to(reviewer))),
-        Scope::Nothing => return Err(diesel::result::Error::NotFound.into()),
-    }
+    let q = scoped_one(scope, id).ok_or(diesel::result::Error::NotFound)?;
     Ok(q.first(conn).await?)
+}
+
+/// One application within the caller's scope with its budget lines. The two queries are
+/// pipelined on the connection (one round trip); the lines of an application outside the scope
+/// are read but never returned, since the application itself is then not found.
+pub async fn get_with_budget(
+    conn: &mut AsyncPgConnection,
+    scope: Scope,
+    id: Uuid,
+) -> StorageResult<(ApplicationRow, Vec<BudgetLineRow>)> {
+    let q = scoped_one(scope, id).ok_or(diesel::result::Error::NotFound)?;
+    let row = q.first::<ApplicationRow>(conn);
+    let row = async move { Ok::<_, super::StorageError>(row.await?) };
+    futures_util::try_join!(row, budget_lines(conn, id))
 }
 
 type ByReviewer =
@@ -52,43 +79,52 @@ fn assigned_to(reviewer: Uuid) -> AssignedTo {
         .select(assignments::application_id)
 }
 
-pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> StorageResult<ApplicationRow> {
-    Ok(applications::table
+// Returns a future that does not borrow `conn`: several can be awaited together
+// (`try_join!`), pipelined in one round trip and run by the server in the order written.
+pub fn lock(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> impl Future<Output = StorageResult<ApplicationRow>> + Send + use<> {
+    let q = applications::table
         .find(id)
         .select(ApplicationRow::as_select())
         .for_update()
-        .first(conn)
-        .await?)
+        .first(conn);
+    async move { Ok(q.await?) }
 }
 
-pub async fn update(
+// Returns a future that does not borrow `conn`: several can be awaited together
+// (`try_join!`), pipelined in one round trip and run by the server in the order written.
+pub fn update<'f>(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    form: &ApplicationUpdateForm,
-) -> StorageResult<ApplicationRow> {
-    Ok(diesel::update(applications::table.find(id))
+    form: &'f ApplicationUpdateForm,
+) -> impl Future<Output = StorageResult<ApplicationRow>> + Send + use<'f> {
+    let q = diesel::update(applications::table.find(id))
         .set(form)
         .returning(ApplicationRow::as_returning())
-        .get_result(conn)
-        .await?)
+        .get_result(conn);
+    async move { Ok(q.await?) }
 }
 
 /// Applications of the organization in the round that take a quota place, `except` excluded.
-pub async fn count_active(
+// Returns a future that does not borrow `conn`: several can be awaited together
+// (`try_join!`), pipelined in one round trip and run by the server in the order written.
+pub fn count_active<'s>(
     conn: &mut AsyncPgConnection,
     organization_id: Uuid,
     round_id: Uuid,
     except: Uuid,
-    statuses: &[&str],
-) -> StorageResult<i64> {
-    Ok(applications::table
+    statuses: &'s [&'s str],
+) -> impl Future<Output = StorageResult<i64>> + Send + use<'s> {
+    let q = applications::table
         .filter(applications::organization_id.eq(organization_id))
         .filter(applications::round_id.eq(round_id))
         .filter(applications::id.ne(except))
         .filter(applications::status.eq_any(statuses))
         .count()
-        .get_result(conn)
-        .await?)
+        .get_result(conn);
+    async move { Ok(q.await?) }
 }
 
 #[derive(Debug, Default)]
@@ -143,16 +179,18 @@ pub async fn list(
         .await?)
 }
 
-pub async fn budget_lines(
+// Returns a future that does not borrow `conn`: several can be awaited together
+// (`try_join!`), pipelined in one round trip and run by the server in the order written.
+pub fn budget_lines(
     conn: &mut AsyncPgConnection,
     application_id: Uuid,
-) -> StorageResult<Vec<BudgetLineRow>> {
-    Ok(budget_lines::table
+) -> impl Future<Output = StorageResult<Vec<BudgetLineRow>>> + Send + use<> {
+    let q = budget_lines::table
         .filter(budget_lines::application_id.eq(application_id))
         .select(BudgetLineRow::as_select())
         .order(budget_lines::position)
-        .load(conn)
-        .await?)
+        .load(conn);
+    async move { Ok(q.await?) }
 }
 
 pub async fn replace_budget(

@@ -17,8 +17,11 @@ pub mod users;
 use std::time::Duration;
 
 use diesel::result::Error as DieselError;
+use diesel_async::pooled_connection::deadpool::{Hook, HookError};
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::FutureExt;
 
@@ -61,7 +64,14 @@ impl Database {
     pub fn new(settings: &DatabaseSettings) -> anyhow::Result<Self> {
         let statement_timeout = settings.statement_timeout_ms;
         let connect_timeout = settings.connect_timeout();
+        let verify_idle_after = Duration::from_millis(settings.verify_idle_after_ms);
         let mut config = ManagerConfig::default();
+        // diesel-async's default (`Verified`) sends `SELECT 1` on every checkout: a whole round
+        // trip per request, more than the primary-key read it precedes. `Fast` still discards a
+        // connection whose socket is closed or whose transaction is broken; the `post_recycle`
+        // hook below verifies only connections that sat idle (a firewall or a server restart
+        // may have dropped them without the socket noticing yet).
+        config.recycling_method = RecyclingMethod::Fast;
         config.custom_setup = Box::new(move |url| {
             let url = url.to_string();
             async move {
@@ -90,6 +100,20 @@ impl Database {
             .create_timeout(Some(connect_timeout + Duration::from_millis(500)))
             .recycle_timeout(Some(settings.pool_timeout()))
             .runtime(deadpool::Runtime::Tokio1)
+            .post_recycle(Hook::<AsyncPgConnection>::async_fn(move |conn, metrics| {
+                // `last_used` is the time since the previous checkout (the hook runs before
+                // the pool stamps this one).
+                let idle = metrics.last_used() > verify_idle_after;
+                Box::pin(async move {
+                    if idle {
+                        diesel::sql_query("SELECT 1")
+                            .execute(conn)
+                            .await
+                            .map_err(|e| HookError::message(e.to_string()))?;
+                    }
+                    Ok(())
+                })
+            }))
             .build()?;
         Ok(Self { pool })
     }
@@ -118,13 +142,16 @@ pub enum Scope {
 }
 
 /// Appends an audit event inside the caller's transaction.
-pub async fn audit(
+// Returns a future that does not borrow `conn`: it can be pipelined with other statements.
+pub fn audit<'e>(
     conn: &mut AsyncPgConnection,
-    event: &models::AuditEventInsertForm,
-) -> StorageResult<()> {
-    diesel::insert_into(schema::audit_events::table)
+    event: &'e models::AuditEventInsertForm,
+) -> impl std::future::Future<Output = StorageResult<()>> + Send + use<'e> {
+    let q = diesel::insert_into(schema::audit_events::table)
         .values(event)
-        .execute(conn)
-        .await?;
-    Ok(())
+        .execute(conn);
+    async move {
+        q.await?;
+        Ok(())
+    }
 }

@@ -674,3 +674,38 @@ pub struct OutboxUpdateForm {
     pub last_error: Option<Option<String>>,
     pub sent_at: Option<Option<DateTime<Utc>>>,
 }
+
+// ---------- ranking projections ----------
+
+/// What the ranking reads of one application and its organization: no budgets, long texts or
+/// team list (only whether the team has a party member, computed in SQL).
+#[derive(Debug, Clone, Queryable)]
+pub struct RankingSourceRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub title: String,
+    pub requested_grant: Decimal,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub party_activity_count: i32,
+    pub red_project: bool,
+    pub team_has_party_member: bool,
+    pub organization_name: String,
+    pub party_building_status: String,
+    pub party_assessment: String,
+}
+
+/// A JSONB value as its JSON text, for callers that decode it themselves (the ranking parses
+/// tens of thousands of score sheets straight into decimals, without a JSON tree per sheet).
+#[derive(Debug, Clone, PartialEq, diesel::deserialize::FromSqlRow)]
+pub struct JsonbText(pub Vec<u8>);
+
+impl diesel::deserialize::FromSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for JsonbText {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        // Binary JSONB is a version byte (1) and the document's text.
+        match value.as_bytes().split_first() {
+            Some((1, text)) => Ok(JsonbText(text.to_vec())),
+            _ => Err("unsupported JSONB encoding".into()),
+        }
+    }
+}

@@ -1,4 +1,6 @@
 use chrono::{DateTime, Utc};
+use std::future::Future;
+
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -37,13 +39,18 @@ pub async fn get(
 }
 
 /// Locks the row for the rest of the transaction (serializes quota checks per organization).
-pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> StorageResult<OrganizationRow> {
-    Ok(organizations::table
+// Returns a future that does not borrow `conn`: several can be awaited together
+// (`try_join!`), pipelined in one round trip and run by the server in the order written.
+pub fn lock(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> impl Future<Output = StorageResult<OrganizationRow>> + Send + use<> {
+    let q = organizations::table
         .find(id)
         .select(OrganizationRow::as_select())
         .for_update()
-        .first(conn)
-        .await?)
+        .first(conn);
+    async move { Ok(q.await?) }
 }
 
 pub async fn update(

@@ -72,28 +72,32 @@ pub async fn get_assignment(
     Ok(q.first(conn).await?)
 }
 
-pub async fn lock_assignment(
+// Returns a future that does not borrow `conn`: several can be awaited together
+// (`try_join!`), pipelined in one round trip and run by the server in the order written.
+pub fn lock_assignment(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-) -> StorageResult<AssignmentRow> {
-    Ok(assignments::table
+) -> impl std::future::Future<Output = StorageResult<AssignmentRow>> + Send + use<> {
+    let q = assignments::table
         .find(id)
         .select(AssignmentRow::as_select())
         .for_update()
-        .first(conn)
-        .await?)
+        .first(conn);
+    async move { Ok(q.await?) }
 }
 
-pub async fn update_assignment(
+// Returns a future that does not borrow `conn`: several can be awaited together
+// (`try_join!`), pipelined in one round trip and run by the server in the order written.
+pub fn update_assignment<'f>(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    form: &AssignmentUpdateForm,
-) -> StorageResult<AssignmentRow> {
-    Ok(diesel::update(assignments::table.find(id))
+    form: &'f AssignmentUpdateForm,
+) -> impl std::future::Future<Output = StorageResult<AssignmentRow>> + Send + use<'f> {
+    let q = diesel::update(assignments::table.find(id))
         .set(form)
         .returning(AssignmentRow::as_returning())
-        .get_result(conn)
-        .await?)
+        .get_result(conn);
+    async move { Ok(q.await?) }
 }
 
 #[derive(Debug, Default)]
@@ -185,11 +189,15 @@ pub async fn is_assigned(
 /// Applications of a round in the given statuses, oldest submission first.
 /// The counted score sheets of a round (submitted ones), with only what the ranking reads:
 /// (application, reviewer, scores), in the order of `round_assignments`.
-pub async fn round_submitted_scores(
+/// The submitted score sheets of a round, each as `decode(application, reviewer, scores JSON)`,
+/// streamed: a round's sheets are decoded one by one as they arrive, never all held as rows.
+pub async fn round_submitted_scores<T>(
     conn: &mut AsyncPgConnection,
     round_id: Uuid,
-) -> StorageResult<Vec<(Uuid, Uuid, serde_json::Value)>> {
-    Ok(assignments::table
+    mut decode: impl FnMut(Uuid, Uuid, &[u8]) -> anyhow::Result<T>,
+) -> StorageResult<Vec<T>> {
+    use futures_util::TryStreamExt;
+    let mut rows = assignments::table
         .filter(assignments::round_id.eq(round_id))
         .filter(assignments::status.eq("submitted"))
         .select((
@@ -198,8 +206,13 @@ pub async fn round_submitted_scores(
             assignments::scores,
         ))
         .order((assignments::application_id, assignments::reviewer_id))
-        .load(conn)
-        .await?)
+        .load_stream::<(Uuid, Uuid, super::models::JsonbText)>(conn)
+        .await?;
+    let mut out = Vec::new();
+    while let Some((application_id, reviewer_id, scores)) = rows.try_next().await? {
+        out.push(decode(application_id, reviewer_id, &scores.0)?);
+    }
+    Ok(out)
 }
 
 pub async fn round_applications(
@@ -211,6 +224,39 @@ pub async fn round_applications(
         .filter(applications::round_id.eq(round_id))
         .filter(applications::status.eq_any(statuses))
         .select(super::models::ApplicationRow::as_select())
+        .order((applications::submitted_at, applications::id))
+        .load(conn)
+        .await?)
+}
+
+/// The applications of a round in the given statuses, with what the ranking needs of their
+/// organizations, in one join.
+pub async fn ranking_sources(
+    conn: &mut AsyncPgConnection,
+    round_id: Uuid,
+    statuses: &[&str],
+) -> StorageResult<Vec<super::models::RankingSourceRow>> {
+    use super::schema::organizations;
+    // `@>`: some team member has `"party_member": true` (the stored team is a list of members).
+    let party_member_on_team: serde_json::Value = serde_json::json!([{ "party_member": true }]);
+    Ok(applications::table
+        .inner_join(organizations::table)
+        .filter(applications::round_id.eq(round_id))
+        .filter(applications::status.eq_any(statuses))
+        .select((
+            applications::id,
+            applications::organization_id,
+            applications::title,
+            applications::requested_grant,
+            applications::submitted_at,
+            applications::created_at,
+            applications::party_activity_count,
+            applications::red_project,
+            applications::team.contains(party_member_on_team),
+            organizations::name,
+            organizations::party_building_status,
+            organizations::party_assessment,
+        ))
         .order((applications::submitted_at, applications::id))
         .load(conn)
         .await?)

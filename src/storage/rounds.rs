@@ -1,4 +1,6 @@
 use chrono::{DateTime, Utc};
+use std::future::Future;
+
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -19,11 +21,13 @@ pub async fn insert(
 }
 
 /// A round; `include_drafts` false hides drafts (they are not found).
-pub async fn get(
+// Returns a future that does not borrow `conn`: several can be awaited together
+// (`try_join!`), pipelined in one round trip and run by the server in the order written.
+pub fn get(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     include_drafts: bool,
-) -> StorageResult<RoundRow> {
+) -> impl Future<Output = StorageResult<RoundRow>> + Send + use<> {
     let mut q = rounds::table
         .find(id)
         .select(RoundRow::as_select())
@@ -31,7 +35,8 @@ pub async fn get(
     if !include_drafts {
         q = q.filter(rounds::status.ne("draft"));
     }
-    Ok(q.first(conn).await?)
+    let q = q.first(conn);
+    async move { Ok(q.await?) }
 }
 
 pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> StorageResult<RoundRow> {

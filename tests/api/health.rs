@@ -23,22 +23,91 @@ async fn unknown_route_is_problem_json_404() {
 
 #[tokio::test]
 async fn exhausted_pool_answers_503_quickly() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
     let app = gongyi_pool_of_one().await;
     let (_, token) = app.signed_in(gongyi::domain::user::Role::Admin).await;
-    // Hold the only connection: the next request must give up within the pool timeout.
-    let held = app.db.conn().await.unwrap();
-    let started = std::time::Instant::now();
-    let r = app.get("/organizations", Some(&token)).await;
+    // The server's one worker has one connection. A request that waits on a table lock holds
+    // it; the next request must give up within the pool timeout.
+    // Own connections, outside every pool (the test's pool has one connection too).
+    let url = app.settings.database.url().to_string();
+    let mut locker = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::sql_query("BEGIN")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    diesel::sql_query("LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let holder = app.get("/organizations", Some(&token));
+    let probe = async {
+        let mut watcher = AsyncPgConnection::establish(&url).await.unwrap();
+        // Until the holder's query waits on the lock (so it holds the pool's connection).
+        loop {
+            let waiting: Vec<CountRow> = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_locks \
+                 WHERE NOT granted AND relation = 'organizations'::regclass",
+            )
+            .load(&mut watcher)
+            .await
+            .unwrap();
+            if waiting[0].n > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let started = std::time::Instant::now();
+        let r = app.get("/organizations", Some(&token)).await;
+        let elapsed = started.elapsed();
+        diesel::sql_query("ROLLBACK")
+            .execute(&mut locker)
+            .await
+            .unwrap();
+        (r, elapsed)
+    };
+    let (held, (r, elapsed)) = tokio::join!(holder, probe);
     assert_eq!((r.status, r.code()), (503, "service_unavailable"));
     assert!(r.headers.get("retry-after").is_some());
-    assert!(started.elapsed() < std::time::Duration::from_secs(10));
-    drop(held);
+    assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");
+    // The lock released, the waiting request finished, and the connection is free again.
+    assert_eq!(held.status, 200, "{}", held.body);
     let r = app.get("/organizations", Some(&token)).await;
     assert_eq!(r.status, 200);
 }
 
+#[tokio::test]
+async fn connections_killed_by_the_server_are_replaced() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let app = crate::helpers::spawn_app_with(|s| s.application.workers = 1).await;
+    let (_, token) = app.signed_in(gongyi::domain::user::Role::Admin).await;
+    assert_eq!(app.get("/organizations", Some(&token)).await.status, 200);
+    // The server ends every other session on this database (a restart, a failover, an idle
+    // timeout): the pooled connections are dead, but were used a moment ago (no idle check).
+    let url = app.settings.database.url().to_string();
+    let mut admin = AsyncPgConnection::establish(&url).await.unwrap();
+    let killed: Vec<CountRow> = diesel::sql_query(
+        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .load(&mut admin)
+    .await
+    .unwrap();
+    assert!(killed[0].n > 0);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The closed connections are noticed and replaced, not handed out.
+    let r = app.get("/organizations", Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[derive(diesel::QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
 async fn gongyi_pool_of_one() -> crate::helpers::TestApp {
     crate::helpers::spawn_app_with(|s| {
+        s.application.workers = 1;
         s.database.pool_max_size = 1;
         s.database.pool_timeout_ms = 300;
     })

@@ -211,9 +211,11 @@ pub async fn get_application(
 ) -> ApiResult<HttpResponse> {
     caller.require(&[Role::Admin, Role::Applicant, Role::Reviewer])?;
     let mut conn = state.db.conn().await?;
-    let row = applications::get(&mut conn, caller.application_scope(), path.into_inner()).await?;
+    let (row, lines) =
+        applications::get_with_budget(&mut conn, caller.application_scope(), path.into_inner())
+            .await?;
     drop(conn);
-    Ok(HttpResponse::Ok().json(full_view(&state, row).await?))
+    Ok(HttpResponse::Ok().json(ApplicationView::from_row(row, Some(lines))?))
 }
 
 /// Edit a draft (applicants, own organization; 409 once submitted).
@@ -290,8 +292,8 @@ pub async fn submit_application(
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(roles::APPLICANT)?;
-    let row = svc::submit(&state.db, &caller, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(full_view(&state, row).await?))
+    let (row, lines) = svc::submit(&state.db, &caller, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(ApplicationView::from_row(row, Some(lines))?))
 }
 
 /// Withdraw a submitted application before a decision; frees its quota place.

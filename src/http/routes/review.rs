@@ -30,11 +30,11 @@ use crate::http::views::stored_money as money;
 /// Decimal as a JSON string ("12.5"); plain JSON numbers are refused like money, so no float
 /// ever carries a score.
 fn decimal_str<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&d.normalize().to_string())
+    s.collect_str(&d.normalize())
 }
 fn opt_decimal_str<S: serde::Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
     match d {
-        Some(d) => s.serialize_str(&d.normalize().to_string()),
+        Some(d) => s.collect_str(&d.normalize()),
         None => s.serialize_none(),
     }
 }
@@ -400,14 +400,41 @@ pub async fn reopen_scores(
 
 // ---------- ranking ----------
 
+/// The per-criterion means of one ranking row as a JSON object (`{"need_analysis": "12.5"}`),
+/// written straight from the ranking's vectors: a round's ranking has tens of thousands of them.
+#[derive(Debug)]
+pub struct CriterionMeans<'a> {
+    criteria: &'a [crate::domain::round::Criterion],
+    means: &'a [Option<Decimal>],
+}
+
+impl Serialize for CriterionMeans<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Text<'d>(&'d Decimal);
+        impl Serialize for Text<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                decimal_str(self.0, s)
+            }
+        }
+        let mut map = s.serialize_map(None)?;
+        for (c, m) in self.criteria.iter().zip(self.means) {
+            if let Some(m) = m {
+                map.serialize_entry(&c.key, &Text(m))?;
+            }
+        }
+        map.end()
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RankingRowView {
+pub struct RankingRowView<'a> {
     /// 1-based; null for incomplete applications.
     pub rank: Option<u32>,
     pub application_id: Uuid,
-    pub title: String,
+    pub title: &'a str,
     pub organization_id: Uuid,
-    pub organization_name: String,
+    pub organization_name: &'a str,
     pub requested_grant: Money,
     /// Submitted, non-recused score sheets counted.
     pub score_count: usize,
@@ -421,7 +448,7 @@ pub struct RankingRowView {
     pub normalized_score: Option<Decimal>,
     /// Per-criterion mean of the scores given.
     #[schema(value_type = BTreeMap<String, String>)]
-    pub criterion_means: BTreeMap<String, String>,
+    pub criterion_means: CriterionMeans<'a>,
     /// Party-element points computed from facts (rule 5).
     #[schema(value_type = String)]
     #[serde(serialize_with = "decimal_str")]
@@ -470,7 +497,7 @@ impl From<&ReviewerCalibration> for CalibrationView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RankingView {
+pub struct RankingView<'a> {
     pub round_id: Uuid,
     #[schema(value_type = String)]
     #[serde(serialize_with = "decimal_str")]
@@ -478,30 +505,32 @@ pub struct RankingView {
     pub min_reviewers: u32,
     /// Ranked by normalized scores (raw ones shown too).
     pub normalized: bool,
-    pub ranked: Vec<RankingRowView>,
+    pub ranked: Vec<RankingRowView<'a>>,
     /// Fewer submitted scores than the round's minimum: not ranked.
-    pub incomplete: Vec<RankingRowView>,
+    pub incomplete: Vec<RankingRowView<'a>>,
     pub calibration: Vec<CalibrationView>,
 }
 
-fn ranking_view(round_id: Uuid, r: &RoundRanking) -> Result<RankingView, ApiError> {
-    let row = |x: &crate::domain::review::RankRow| -> Result<RankingRowView, ApiError> {
+fn ranking_view(round_id: Uuid, r: &RoundRanking) -> Result<RankingView<'_>, ApiError> {
+    fn row<'a>(
+        r: &'a RoundRanking,
+        x: &'a crate::domain::review::RankRow,
+    ) -> Result<RankingRowView<'a>, ApiError> {
         let info = &r.applications[&x.application_id];
         Ok(RankingRowView {
             rank: x.rank,
             application_id: x.application_id,
-            title: info.application.title.clone(),
-            organization_id: info.application.organization_id,
-            organization_name: info.organization_name.clone(),
-            requested_grant: money(info.application.requested_grant)?,
+            title: &info.title,
+            organization_id: info.organization_id,
+            organization_name: &info.organization_name,
+            requested_grant: money(info.requested_grant)?,
             score_count: x.score_count,
             final_score: x.final_score,
             normalized_score: x.normalized_score,
-            criterion_means: x
-                .criterion_means
-                .iter()
-                .map(|(k, v)| (k.clone(), v.normalize().to_string()))
-                .collect(),
+            criterion_means: CriterionMeans {
+                criteria: &r.spec.rubric.criteria,
+                means: &x.criterion_means,
+            },
             party_objective: x.party_objective,
             party_judged: x.party_judged_mean,
             party_element_score: x.party_element_score,
@@ -509,18 +538,23 @@ fn ranking_view(round_id: Uuid, r: &RoundRanking) -> Result<RankingView, ApiErro
             passes_pass_mark: x.passes_pass_mark,
             submitted_at: x.submitted_at,
         })
-    };
+    }
     Ok(RankingView {
         round_id,
         pass_mark: r.spec.rules.pass_mark,
         min_reviewers: r.spec.rules.min_reviewers,
         normalized: r.ranking.normalized,
-        ranked: r.ranking.ranked.iter().map(row).collect::<Result<_, _>>()?,
+        ranked: r
+            .ranking
+            .ranked
+            .iter()
+            .map(|x| row(r, x))
+            .collect::<Result<_, _>>()?,
         incomplete: r
             .ranking
             .incomplete
             .iter()
-            .map(row)
+            .map(|x| row(r, x))
             .collect::<Result<_, _>>()?,
         calibration: r.ranking.calibration.iter().map(Into::into).collect(),
     })
@@ -612,12 +646,12 @@ fn plan_view(round_id: Uuid, p: &AwardPlan) -> Result<AwardPlanView, ApiError> {
         let info = &p.ranking.applications[&l.application_id];
         let view = AwardLineView {
             application_id: l.application_id,
-            title: info.application.title.clone(),
+            title: info.title.clone(),
             organization_name: info.organization_name.clone(),
             rank: ranks.get(&l.application_id).and_then(|r| r.rank),
             final_score: ranks.get(&l.application_id).and_then(|r| r.ranking_score),
             outcome: l.outcome,
-            requested: money(info.application.requested_grant)?,
+            requested: money(info.requested_grant)?,
             amount: money(l.amount)?,
         };
         match l.outcome {
