@@ -189,7 +189,10 @@ run_pgbench() {
   tps=$(awk '/^tps = / {printf "%.1f", $3}' "$out" | tail -n 1)
   # Log lines: client transaction latency_us script epoch us.
   read -r p50 p99 < <(cat "$prefix".* 2>/dev/null | awk '{print $3}' | sort -n |
-    awk '{a[NR] = $1} END { if (NR) printf "%.2f %.2f\n", a[int(NR * 0.50) + 1] / 1000, a[int(NR * 0.99) + 1 > NR ? NR : int(NR * 0.99) + 1] / 1000; else print "? ?" }')
+    awk '{a[NR] = $1} END {
+      if (!NR) { print "? ?"; exit }
+      i = int(NR * 0.50) + 1; j = int(NR * 0.99) + 1; if (j > NR) j = NR
+      printf "%.2f %.2f\n", a[i] / 1000, a[j] / 1000 }')
   rm -f "$prefix".*
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "${tps:-0}" "${p50:-?}" "${p99:-?}" "-" \
     "$(awk '/number of failed/ {print $5}' "$out" | head -n 1 | tr -d '()%' || echo 0)" >>"$RESULTS"
