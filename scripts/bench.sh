@@ -12,7 +12,8 @@
 # micro-benchmarks, and writes everything to docs/PERFORMANCE.md (the analysis section is kept
 # by hand in scripts/bench/analysis.md and appended).
 #
-# Knobs (environment): BENCH_DURATION (seconds per load step, default 8), BENCH_ORGS (8000),
+# Knobs (environment): BENCH_DURATION (seconds per load step, default 8), BENCH_ORGS (24000,
+# enough drafts that no submit step runs out),
 # BENCH_REVIEW_APPS (10000), BENCH_TWIN_ORGS (1000), BENCH_LIST_ROWS (1000000), BENCH_PORT (18080),
 # BENCH_CONNS ("1 8 32"), BENCH_DB (gongyi_bench).
 set -euo pipefail
@@ -31,7 +32,7 @@ for arg in "$@"; do
 done
 
 DURATION="${BENCH_DURATION:-8}"
-ORGS="${BENCH_ORGS:-8000}"
+ORGS="${BENCH_ORGS:-24000}"
 REVIEW_APPS="${BENCH_REVIEW_APPS:-10000}"
 TWIN_ORGS="${BENCH_TWIN_ORGS:-1000}"
 LIST_ROWS="${BENCH_LIST_ROWS:-1000000}"
