@@ -200,10 +200,12 @@ run_pgbench() {
   log "$name c=$c: ${tps:-0} tps (p50 ${p50:-?} ms, p99 ${p99:-?} ms)"
 }
 
-# Each step starts on a settled database: the write steps leave dirty pages and WAL behind,
-# and a checkpoint landing in the next step would show in that step's tail, not its own.
+# Each step starts on a settled database: the write steps leave dead rows, dirty pages and WAL
+# behind, and an autovacuum or a checkpoint landing in the next step would show in that step's
+# tail, not in the one that caused it.
 settle() {
-  psql "$BENCH_URL" -qtAX -c "CHECKPOINT" >/dev/null
+  psql "$BENCH_URL" -qtAX -c "VACUUM (ANALYZE) applications, assignments, audit_events, email_outbox" \
+    -c "CHECKPOINT" >/dev/null
   sleep 1
 }
 
@@ -336,7 +338,8 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; 
   echo "its organization's token (auth, validation, quota lock, update, audit, outbox); a non-2xx"
   echo "answer counts as an error. Read = \`GET /applications/{id}\` by the owning applicant; list ="
   echo "\`GET /applications?limit=50\` as admin; score = \`PUT /assignments/{id}/scores\` by a reviewer."
-  echo "Each step starts after a CHECKPOINT (the previous write step's I/O is not billed to it)."
+  echo "Each write step and each step after one starts after a VACUUM and a CHECKPOINT, so the"
+  echo "previous step's background work is not billed to it."
   echo "The twins: \`pgbench_submit.sql\` is the submit path's SQL statement for statement (token lookup,"
   echo "transaction with both locks, count, budget lines, update, audit insert, recipients, outbox insert);"
   echo "\`pgbench_pk.sql\` is a primary-key select of an application."

@@ -50,7 +50,11 @@ impl AppState {
         self.expensive
             .clone()
             .try_acquire_owned()
-            .map(ExpensivePermit)
+            .map(|permit| {
+                // Start from what is live, not from what earlier requests left in the arenas.
+                release_freed_memory();
+                ExpensivePermit(permit)
+            })
             .map_err(|_| ApiError::Overloaded {
                 code: "busy",
                 detail: format!(
@@ -62,8 +66,8 @@ impl AppState {
     }
 }
 
-/// Held by an expensive request while it builds its answer. Released, it hands the memory the
-/// request freed back to the operating system: glibc keeps freed memory in the arena of the
+/// Held by an expensive request while it builds its answer. Taken and released, it hands freed
+/// memory back to the operating system: glibc keeps freed memory in the arena of the
 /// worker thread that used it, so after rankings on each of the workers the process would hold
 /// one ranking's peak per worker (docs/PERFORMANCE.md, memory).
 pub struct ExpensivePermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
