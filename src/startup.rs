@@ -213,6 +213,7 @@ pub fn run(listener: TcpListener, settings: Settings) -> anyhow::Result<Server> 
             )
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
             .service(web::redirect("/docs", "/docs/"))
+            .configure(crate::web::configure)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::from(crate::service::Error::NotFound))
             }))

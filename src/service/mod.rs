@@ -10,8 +10,10 @@ pub mod ledger;
 pub mod notices;
 pub mod organizations;
 pub mod outbox;
+pub mod portal;
 pub mod review;
 pub mod rounds;
+pub mod sessions;
 pub mod users;
 
 use diesel_async::scoped_futures::ScopedBoxFuture;

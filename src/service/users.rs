@@ -111,6 +111,10 @@ pub async fn update(
         async move {
             let before = users::get(conn, id).await?;
             let row = users::update(conn, id, &form).await?;
+            // Deactivation signs the user out of every browser at once.
+            if form.active == Some(false) {
+                crate::storage::sessions::delete_for_user(conn, id).await?;
+            }
             super::audit(
                 conn,
                 Some(actor),
