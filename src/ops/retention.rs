@@ -25,7 +25,7 @@ use crate::storage::operations;
 use crate::storage::{Database, StorageError};
 
 /// Advisory lock key of the retention job ("gongyi r" in ASCII).
-const RETENTION_LOCK: i64 = 0x676f_6e67_7969_2072;
+pub const RETENTION_LOCK: i64 = 0x676f_6e67_7969_2072;
 
 pub struct Rule {
     /// In logs and in `gongyi_retention_deleted_rows_total{rule}`.
