@@ -66,7 +66,7 @@ async fn authorize(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> 
         .await?
         .ok_or(ApiError::Unauthorized)?;
     drop(conn);
-    let caller = Caller::from_row(&row).map_err(ApiError::Internal)?;
+    let caller = Caller::from_row(&row).map_err(ApiError::internal)?;
     tracing::Span::current().record("user_id", tracing::field::display(caller.user_id));
     caller.require(roles::ADMIN)?;
     Ok(())
