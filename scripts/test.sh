@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the whole suite against a real Postgres (DATABASE_URL if it answers, else a local one).
+# Runs the whole suite against a real Postgres (DATABASE_URL if it answers, else the checkout's
+# `test` cluster, 127.0.0.1:54328, which alone runs with durability off: see scripts/db.sh).
 # Each integration test clones its own database from a migrated template.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export GONGYI_PG_CLUSTER=test GONGYI_PG_DURABLE=0
 source scripts/db.sh
 db_ensure
 export GONGYI_ENV=test

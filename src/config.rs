@@ -47,6 +47,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub email: EmailSettings,
     pub audit: AuditSettings,
+    pub metrics: MetricsSettings,
+    pub retention: RetentionSettings,
     pub web: WebSettings,
 }
 
@@ -205,6 +207,41 @@ pub struct AuditSettings {
 impl AuditSettings {
     pub fn seal_interval(&self) -> Duration {
         Duration::from_millis(self.seal_interval_ms.max(10))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A bearer token a Prometheus scraper may use on `GET /metrics` (besides an admin's
+    /// token); empty = none. At least 32 characters when set.
+    pub token: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Run the retention job in `serve`.
+    pub enabled: bool,
+    /// Time between passes.
+    pub interval_secs: u64,
+    /// Most rows deleted per transaction.
+    pub batch_size: i64,
+    /// Sent emails are deleted this many days after they were sent.
+    pub outbox_sent_days: i64,
+    /// Idempotency keys (and the answers they replay) are deleted this many hours after use.
+    pub idempotency_key_hours: i64,
+    /// Tokens (sign-in sessions, API tokens, browser sessions) are deleted this many days after
+    /// they expired or were revoked.
+    pub expired_token_days: i64,
+    /// Failed sign-in records are deleted after this many days (never before the throttle's
+    /// window, `auth.login_failure_window_minutes`, has passed).
+    pub login_failure_days: i64,
+}
+
+impl RetentionSettings {
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval_secs.max(1))
     }
 }
 

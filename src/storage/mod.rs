@@ -6,6 +6,7 @@ pub mod audit_chain;
 pub mod grants;
 pub mod migrate;
 pub mod models;
+pub mod operations;
 pub mod organizations;
 pub mod outbox;
 pub mod review;
@@ -121,6 +122,11 @@ impl Database {
 
     pub async fn conn(&self) -> StorageResult<DbConn> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The pool's size, idle connections and waiters (for `/metrics`).
+    pub fn status(&self) -> deadpool::Status {
+        self.pool.status()
     }
 
     /// Readiness: can we get a connection and run a trivial query?

@@ -144,6 +144,13 @@ fn table() -> Vec<Row> {
             Body::None,
             [K, K, K, K, K, K, K],
         ),
+        row(
+            get.clone(),
+            "/metrics",
+            None,
+            Body::None,
+            [K, D, D, D, D, D, U],
+        ),
         // auth
         row(
             post.clone(),

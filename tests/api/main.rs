@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod limits;
 mod notify;
+mod ops;
 mod organizations;
 mod payouts;
 mod review;

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod grants;
 pub mod health;
 pub mod me;
+pub mod metrics;
 pub mod organizations;
 pub mod outbox;
 pub mod payouts;
@@ -21,7 +22,7 @@ use crate::http::openapi::{ProblemResponses, SecurityAddon};
 
 macro_rules! api {
     (operations: [$($op:path),* $(,)?], v1: [$($h:path),* $(,)?]) => {
-        /// Routes outside `/api/v1` (health checks).
+        /// Routes outside `/api/v1` (health checks, metrics).
         pub fn configure_operations(cfg: &mut actix_web::web::ServiceConfig) {
             $(cfg.service($op);)*
         }
@@ -50,7 +51,7 @@ macro_rules! api {
                 (name = "ledger", description = "Ledger exports (CSV with BOM, XLSX)"),
                 (name = "notifications", description = "The email outbox"),
                 (name = "audit", description = "The tamper-evident audit trail"),
-                (name = "operations", description = "Health and readiness"),
+                (name = "operations", description = "Health, readiness and metrics"),
             )
         )]
         pub struct ApiDoc;
@@ -58,7 +59,7 @@ macro_rules! api {
 }
 
 api! {
-    operations: [health::healthz, health::readyz],
+    operations: [health::healthz, health::readyz, metrics::metrics],
     v1: [
         auth::login,
         me::me,
