@@ -13,6 +13,7 @@ pub mod money;
 pub mod rating;
 pub mod review;
 pub mod round;
+pub mod spending;
 pub mod user;
 pub mod violation;
 

@@ -27,6 +27,9 @@ pub enum ApiError {
     Conflict { code: &'static str, detail: String },
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 415: an upload whose bytes are not of an accepted type.
+    #[error("{detail}")]
+    UnsupportedMediaType { detail: String },
     #[error("the request is not valid")]
     Validation(Vec<Violation>),
     #[error("the request breaks one or more rules")]
@@ -100,6 +103,7 @@ impl ApiError {
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::NotFound => "not_found",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::Validation(_) => "validation_failed",
             ApiError::RuleViolation(_) => "rule_violation",
             ApiError::TooManyRequests { .. } => "too_many_requests",
@@ -143,6 +147,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_)
             | ApiError::RuleViolation(_)
             | ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,

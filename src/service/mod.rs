@@ -2,6 +2,7 @@
 //! writes and its audit record in one transaction.
 
 pub mod applications;
+pub mod attachments;
 pub mod audit_trail;
 pub mod demo;
 pub mod grants;
@@ -11,6 +12,7 @@ pub mod organizations;
 pub mod outbox;
 pub mod review;
 pub mod rounds;
+pub mod spending;
 pub mod users;
 
 use diesel_async::AsyncPgConnection;
