@@ -47,6 +47,24 @@ pub struct Settings {
     pub log: LogSettings,
     pub email: EmailSettings,
     pub audit: AuditSettings,
+    #[serde(default)]
+    pub attachments: AttachmentSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentSettings {
+    /// Largest attachment accepted, in bytes; a larger upload answers 413 as soon as it passes
+    /// the limit, without the rest being read.
+    pub max_bytes: usize,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 20 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -829,7 +829,7 @@ mod tests {
             check_adjusted(&b, &after, dec!(0.50)).is_empty(),
             "50.00% passes"
         );
-        let after = apply_moves(&b, &[mv(1, 0, "10000.01")]).unwrap();
+        let after = apply_moves(&b, &[mv(1, 0, "10010")]).unwrap();
         let v = check_adjusted(&b, &after, dec!(0.50));
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].rule, "personnel_ratio");
