@@ -200,6 +200,7 @@ pub fn run(listener: TcpListener, settings: Settings) -> anyhow::Result<Server> 
             .wrap(from_fn(move |req, next| {
                 deadline::enforce(deadline, req, next)
             }))
+            .wrap(from_fn(crate::http::language))
             .wrap(Compress::default())
             .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .wrap(from_fn(request_id::add))
@@ -213,7 +214,7 @@ pub fn run(listener: TcpListener, settings: Settings) -> anyhow::Result<Server> 
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
             .service(web::redirect("/docs", "/docs/"))
             .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
+                Err::<actix_web::HttpResponse, _>(ApiError::from(crate::service::Error::NotFound))
             }))
     })
     .workers(workers)

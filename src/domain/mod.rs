@@ -10,6 +10,7 @@ pub mod eligibility;
 pub mod grant;
 pub mod lifecycle;
 pub mod money;
+pub mod patch;
 pub mod rating;
 pub mod review;
 pub mod round;

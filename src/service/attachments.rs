@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel_async::scoped_futures::ScopedFutureExt;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -21,8 +21,8 @@ use crate::domain::grant::GrantStatus;
 use crate::domain::lifecycle::ApplicationStatus;
 use crate::domain::user::Role;
 use crate::domain::violation::Violation;
-use crate::http::error::ApiError;
-use crate::http::views::parse_text;
+use crate::service::error::parse_text;
+use crate::service::{run_transaction, Error};
 use crate::storage::attachments::{self as store, blobs, AttachmentRow};
 use crate::storage::{applications, grants, spending, Database};
 
@@ -75,7 +75,7 @@ pub struct AttachmentView {
 }
 
 impl AttachmentView {
-    pub fn from_row(r: &AttachmentRow) -> Result<Self, ApiError> {
+    pub fn from_row(r: &AttachmentRow) -> Result<Self, Error> {
         Ok(Self {
             id: r.id,
             owner_type: parse_text(&r.owner_type)?,
@@ -225,11 +225,11 @@ struct OwnerState {
 }
 
 impl OwnerState {
-    fn require_writable(&self) -> Result<(), ApiError> {
+    fn require_writable(&self) -> Result<(), Error> {
         match &self.writable {
             Writable::Yes => Ok(()),
-            Writable::Forbidden(why) => Err(ApiError::forbidden(*why)),
-            Writable::NotNow(why) => Err(ApiError::invalid_state(why.clone())),
+            Writable::Forbidden(why) => Err(Error::forbidden(*why)),
+            Writable::NotNow(why) => Err(Error::invalid_state(why.clone())),
         }
     }
 }
@@ -241,7 +241,7 @@ async fn owner_state(
     caller: &Caller,
     owner: Owner,
     lock: bool,
-) -> Result<OwnerState, ApiError> {
+) -> Result<OwnerState, Error> {
     match owner.kind {
         OwnerType::Application => {
             let mut a = applications::get(conn, caller.application_scope(), owner.id).await?;
@@ -311,11 +311,7 @@ async fn owner_state(
 }
 
 /// Checks, before the body is read, that the caller may add attachments to the owner now.
-pub async fn authorize_upload(
-    db: &Database,
-    caller: &Caller,
-    owner: Owner,
-) -> Result<(), ApiError> {
+pub async fn authorize_upload(db: &Database, caller: &Caller, owner: Owner) -> Result<(), Error> {
     let mut conn = db.conn().await?;
     owner_state(&mut conn, caller, owner, false)
         .await?
@@ -329,30 +325,56 @@ pub struct Upload {
     pub bytes: Vec<u8>,
 }
 
-/// Stores an attachment (the owner re-checked under its lock): 422 for an empty file, 415 for
-/// a type other than PDF, JPEG, PNG, XLSX or DOCX.
+/// Why a received file is refused before anything is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRefusal {
+    /// No bytes (the JSON API answers 422).
+    Empty,
+    /// Not PDF, JPEG, PNG, XLSX or DOCX by its content (415).
+    UnsupportedType,
+}
+
+/// A received file whose type was decided from its bytes; only `check` makes one.
+pub struct CheckedFile {
+    upload: Upload,
+    ty: FileType,
+}
+
+impl CheckedFile {
+    pub fn check(upload: Upload) -> Result<Self, FileRefusal> {
+        if upload.bytes.is_empty() {
+            return Err(FileRefusal::Empty);
+        }
+        let ty = detect(&upload.bytes).ok_or(FileRefusal::UnsupportedType)?;
+        Ok(Self { upload, ty })
+    }
+
+    pub fn file_type(&self) -> FileType {
+        self.ty
+    }
+}
+
+/// The validation error of an empty file.
+pub fn empty_file() -> Error {
+    Error::invalid(
+        Violation::new("empty_file", "the file is empty")
+            .limit(">= 1 byte")
+            .actual(0)
+            .field("file"),
+    )
+}
+
+/// Stores a checked attachment (the owner re-checked under its lock).
 pub async fn upload(
     db: &Database,
     caller: &Caller,
     owner: Owner,
-    file: Upload,
-) -> Result<AttachmentView, ApiError> {
-    if file.bytes.is_empty() {
-        return Err(ApiError::invalid(
-            Violation::new("empty_file", "the file is empty")
-                .limit(">= 1 byte")
-                .actual(0)
-                .field("file"),
-        ));
-    }
-    let ty = detect(&file.bytes).ok_or_else(|| ApiError::UnsupportedMediaType {
-        detail: "only PDF, JPEG, PNG, XLSX and DOCX files are accepted (decided by their content)"
-            .into(),
-    })?;
+    checked: CheckedFile,
+) -> Result<AttachmentView, Error> {
+    let CheckedFile { upload: file, ty } = checked;
     let filename = sanitize_filename(&file.filename, ty);
     let sha256 = Sha256::digest(&file.bytes).to_vec();
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    run_transaction(db, |conn| {
         async move {
             let state = owner_state(conn, caller, owner, true).await?;
             state.require_writable()?;
@@ -393,7 +415,7 @@ pub async fn upload(
 }
 
 /// The owner of a stored attachment.
-fn owner_of(row: &AttachmentRow) -> Result<Owner, ApiError> {
+fn owner_of(row: &AttachmentRow) -> Result<Owner, Error> {
     Ok(Owner {
         kind: parse_text(&row.owner_type)?,
         id: row.owner_id,
@@ -405,7 +427,7 @@ pub async fn download(
     db: &Database,
     caller: &Caller,
     id: Uuid,
-) -> Result<(AttachmentView, Vec<u8>), ApiError> {
+) -> Result<(AttachmentView, Vec<u8>), Error> {
     let mut conn = db.conn().await?;
     let row = store::get(&mut conn, id).await?;
     owner_state(&mut conn, caller, owner_of(&row)?, false).await?;
@@ -420,7 +442,7 @@ pub async fn list(
     owner: Owner,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<AttachmentView>, ApiError> {
+) -> Result<Vec<AttachmentView>, Error> {
     let mut conn = db.conn().await?;
     owner_state(&mut conn, caller, owner, false).await?;
     store::of_owner(&mut conn, owner.kind.as_str(), owner.id, after, limit)
@@ -431,9 +453,8 @@ pub async fn list(
 }
 
 /// Deletes an attachment while its owner is editable by the caller.
-pub async fn delete(db: &Database, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+pub async fn delete(db: &Database, caller: &Caller, id: Uuid) -> Result<(), Error> {
+    run_transaction(db, |conn| {
         async move {
             let seen = store::get(conn, id).await?;
             let owner = owner_of(&seen)?;
@@ -466,7 +487,7 @@ pub async fn delete_all_of(
     caller: &Caller,
     owner_type: &str,
     owner_id: Uuid,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     for row in store::of_owner(conn, owner_type, owner_id, None, i64::MAX).await? {
         store::delete(conn, row.id).await?;
         super::audit(

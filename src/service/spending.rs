@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::scoped_futures::ScopedFutureExt;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -30,9 +30,9 @@ use crate::domain::spending::{
 };
 use crate::domain::user::Role;
 use crate::domain::violation::Violation;
-use crate::http::error::ApiError;
-use crate::http::views::{parse_text, stored_money as money};
+use crate::service::error::{parse_text, stored_money as money};
 use crate::service::rounds::RoundSpec;
+use crate::service::{run_transaction, Error};
 use crate::storage::models::{ApplicationRow, BudgetLineRow, GrantRow};
 use crate::storage::spending::{
     self as store, BudgetAdjustmentRow, BudgetAdjustmentUpdateForm, ExpenditureFilter,
@@ -46,11 +46,11 @@ fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(anyhow::anyhow!("{e}"))
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(anyhow::anyhow!("{e}"))
 }
 
-fn json<T: Serialize>(v: &T) -> Result<serde_json::Value, ApiError> {
+fn json<T: Serialize>(v: &T) -> Result<serde_json::Value, Error> {
     serde_json::to_value(v).map_err(internal)
 }
 
@@ -85,7 +85,7 @@ impl GrantContext {
     }
 }
 
-fn application_budget(lines: &[BudgetLineRow]) -> Result<Vec<BudgetLineAmount>, ApiError> {
+fn application_budget(lines: &[BudgetLineRow]) -> Result<Vec<BudgetLineAmount>, Error> {
     lines
         .iter()
         .map(|l| {
@@ -101,14 +101,11 @@ fn application_budget(lines: &[BudgetLineRow]) -> Result<Vec<BudgetLineAmount>, 
         .collect()
 }
 
-fn adjusted_budget(row: &BudgetAdjustmentRow) -> Result<Vec<BudgetLineAmount>, ApiError> {
+fn adjusted_budget(row: &BudgetAdjustmentRow) -> Result<Vec<BudgetLineAmount>, Error> {
     serde_json::from_value(row.lines.clone()).map_err(internal)
 }
 
-pub async fn context(
-    conn: &mut AsyncPgConnection,
-    grant: GrantRow,
-) -> Result<GrantContext, ApiError> {
+pub async fn context(conn: &mut AsyncPgConnection, grant: GrantRow) -> Result<GrantContext, Error> {
     let application = applications::get(conn, Scope::All, grant.application_id).await?;
     let lines = applications::budget_lines(conn, application.id).await?;
     let round = RoundSpec::from_row(&rounds::get(conn, grant.round_id, true).await?)?;
@@ -131,7 +128,7 @@ async fn visible_grant(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     grant_id: Uuid,
-) -> Result<GrantRow, ApiError> {
+) -> Result<GrantRow, Error> {
     Ok(grants::get(conn, caller.organization_scope(), grant_id).await?)
 }
 
@@ -141,10 +138,10 @@ async fn lock_for_grantee(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     grant_id: Uuid,
-) -> Result<GrantRow, ApiError> {
+) -> Result<GrantRow, Error> {
     let visible = visible_grant(conn, caller, grant_id).await?;
     if caller.role != Role::Applicant {
-        return Err(ApiError::forbidden(
+        return Err(Error::forbidden(
             "only the grantee organization's applicants record its spending",
         ));
     }
@@ -153,10 +150,10 @@ async fn lock_for_grantee(
     Ok(grant)
 }
 
-fn require_active(grant: &GrantRow) -> Result<(), ApiError> {
+fn require_active(grant: &GrantRow) -> Result<(), Error> {
     let status: GrantStatus = parse_text(&grant.status)?;
     if status != GrantStatus::Active {
-        return Err(ApiError::invalid_state(format!(
+        return Err(Error::invalid_state(format!(
             "the grant is {status}; its spending and budget are closed"
         )));
     }
@@ -193,7 +190,7 @@ pub struct ExpenditureView {
 }
 
 impl ExpenditureView {
-    pub fn from_row(r: &ExpenditureRow) -> Result<Self, ApiError> {
+    pub fn from_row(r: &ExpenditureRow) -> Result<Self, Error> {
         Ok(Self {
             id: r.id,
             grant_id: r.grant_id,
@@ -246,7 +243,7 @@ pub struct ExpenditurePatch {
 }
 
 /// Every check of an expenditure's content, against its grant, all problems at once.
-fn check_expenditure(ctx: &GrantContext, e: &ExpenditureInput) -> Result<(), ApiError> {
+fn check_expenditure(ctx: &GrantContext, e: &ExpenditureInput) -> Result<(), Error> {
     let mut v = Vec::new();
     if e.amount.amount().is_zero() {
         v.push(
@@ -286,7 +283,7 @@ fn check_expenditure(ctx: &GrantContext, e: &ExpenditureInput) -> Result<(), Api
     if v.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::Validation(v))
+        Err(Error::Validation(v))
     }
 }
 
@@ -296,9 +293,8 @@ pub async fn create_expenditure(
     caller: &Caller,
     grant_id: Uuid,
     input: ExpenditureInput,
-) -> Result<ExpenditureView, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<ExpenditureView, Error> {
+    run_transaction(db, |conn| {
         async move {
             let grant = lock_for_grantee(conn, caller, grant_id).await?;
             let ctx = context(conn, grant).await?;
@@ -341,7 +337,7 @@ async fn visible_expenditure(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     id: Uuid,
-) -> Result<(ExpenditureRow, GrantRow), ApiError> {
+) -> Result<(ExpenditureRow, GrantRow), Error> {
     let e = store::expenditure(conn, id).await?;
     let g = visible_grant(conn, caller, e.grant_id).await?;
     Ok((e, g))
@@ -351,7 +347,7 @@ pub async fn get_expenditure(
     db: &Database,
     caller: &Caller,
     id: Uuid,
-) -> Result<ExpenditureView, ApiError> {
+) -> Result<ExpenditureView, Error> {
     let mut conn = db.conn().await?;
     let (e, _) = visible_expenditure(&mut conn, caller, id).await?;
     ExpenditureView::from_row(&e)
@@ -362,12 +358,12 @@ async fn lock_draft_expenditure(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     id: Uuid,
-) -> Result<(ExpenditureRow, GrantRow), ApiError> {
+) -> Result<(ExpenditureRow, GrantRow), Error> {
     let (seen, _) = visible_expenditure(conn, caller, id).await?;
     let grant = lock_for_grantee(conn, caller, seen.grant_id).await?;
     let e = store::lock_expenditure(conn, id).await?;
     if let Some(report) = e.report_id {
-        return Err(ApiError::invalid_state(format!(
+        return Err(Error::invalid_state(format!(
             "the expenditure is in the submitted financial report {report}; it cannot change"
         )));
     }
@@ -380,9 +376,8 @@ pub async fn update_expenditure(
     caller: &Caller,
     id: Uuid,
     patch: ExpenditurePatch,
-) -> Result<ExpenditureView, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<ExpenditureView, Error> {
+    run_transaction(db, |conn| {
         async move {
             let (before, grant) = lock_draft_expenditure(conn, caller, id).await?;
             let ctx = context(conn, grant).await?;
@@ -429,9 +424,8 @@ pub async fn update_expenditure(
 }
 
 /// Deletes a draft expenditure and its attachments (409 once it is in a submitted report).
-pub async fn delete_expenditure(db: &Database, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+pub async fn delete_expenditure(db: &Database, caller: &Caller, id: Uuid) -> Result<(), Error> {
+    run_transaction(db, |conn| {
         async move {
             let (before, _) = lock_draft_expenditure(conn, caller, id).await?;
             super::attachments::delete_all_of(conn, caller, "expenditure", id).await?;
@@ -461,7 +455,7 @@ pub async fn list_expenditures(
     filter: &ExpenditureFilter,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<ExpenditureView>, ApiError> {
+) -> Result<Vec<ExpenditureView>, Error> {
     let mut conn = db.conn().await?;
     let grant = visible_grant(&mut conn, caller, grant_id).await?;
     let rows = store::list_expenditures(&mut conn, grant.id, filter, after, limit).await?;
@@ -481,7 +475,7 @@ pub struct BudgetExecutionView {
     pub execution: Execution,
 }
 
-fn spends(rows: &[(Uuid, String, Option<Uuid>, Decimal)]) -> Result<Vec<Spend>, ApiError> {
+fn spends(rows: &[(Uuid, String, Option<Uuid>, Decimal)]) -> Result<Vec<Spend>, Error> {
     rows.iter()
         .map(|(_, c, l, a)| {
             Ok(Spend {
@@ -496,7 +490,7 @@ fn spends(rows: &[(Uuid, String, Option<Uuid>, Decimal)]) -> Result<Vec<Spend>, 
 async fn execution_of(
     conn: &mut AsyncPgConnection,
     ctx: &GrantContext,
-) -> Result<BudgetExecutionView, ApiError> {
+) -> Result<BudgetExecutionView, Error> {
     let rows = store::spending_of(conn, &[ctx.grant.id]).await?;
     Ok(BudgetExecutionView {
         grant_id: ctx.grant.id,
@@ -511,7 +505,7 @@ pub async fn budget_execution(
     db: &Database,
     caller: &Caller,
     grant_id: Uuid,
-) -> Result<BudgetExecutionView, ApiError> {
+) -> Result<BudgetExecutionView, Error> {
     let mut conn = db.conn().await?;
     let grant = visible_grant(&mut conn, caller, grant_id).await?;
     let ctx = context(&mut conn, grant).await?;
@@ -522,7 +516,7 @@ pub async fn budget_execution(
 pub async fn executions(
     conn: &mut AsyncPgConnection,
     grant_rows: &[GrantRow],
-) -> Result<HashMap<Uuid, Execution>, ApiError> {
+) -> Result<HashMap<Uuid, Execution>, Error> {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     let ids: Vec<Uuid> = grant_rows.iter().map(|g| g.id).collect();
@@ -614,7 +608,7 @@ pub struct FinancialReportView {
 }
 
 impl FinancialReportView {
-    pub fn from_row(r: &FinancialReportRow) -> Result<Self, ApiError> {
+    pub fn from_row(r: &FinancialReportRow) -> Result<Self, Error> {
         Ok(Self {
             id: r.id,
             grant_id: r.grant_id,
@@ -660,24 +654,23 @@ pub async fn submit_report(
     caller: &Caller,
     grant_id: Uuid,
     input: ReportInput,
-) -> Result<FinancialReportView, ApiError> {
+) -> Result<FinancialReportView, Error> {
     let note = input.note.clone().unwrap_or_default().trim().to_string();
     if note.chars().count() > 2000 {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             Violation::new("length", "note has at most 2000 characters")
                 .limit(2000)
                 .actual(note.chars().count())
                 .field("note"),
         ));
     }
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    run_transaction(db, |conn| {
         async move {
             let grant = lock_for_grantee(conn, caller, grant_id).await?;
             let ctx = context(conn, grant).await?;
             let existing = store::reports_of(conn, grant_id).await?;
             if let Some(r) = existing.iter().find(|r| r.period == input.period.as_str()) {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "the {} report was submitted at {}",
                     input.period, r.submitted_at
                 )));
@@ -687,7 +680,7 @@ pub async fn submit_report(
                     .iter()
                     .any(|r| r.period == ReportPeriod::Final.as_str())
             {
-                return Err(ApiError::invalid_state(
+                return Err(Error::invalid_state(
                     "the final report is in; a mid-term report comes before it",
                 ));
             }
@@ -697,7 +690,7 @@ pub async fn submit_report(
                 today_in_china(Utc::now()),
             );
             if !v.is_empty() {
-                return Err(ApiError::Validation(v));
+                return Err(Error::Validation(v));
             }
             // Under the grant lock nobody else writes this grant's expenditures, so what is
             // counted here is exactly what is frozen below.
@@ -771,7 +764,7 @@ pub async fn list_reports(
     db: &Database,
     caller: &Caller,
     grant_id: Uuid,
-) -> Result<Vec<FinancialReportView>, ApiError> {
+) -> Result<Vec<FinancialReportView>, Error> {
     let mut conn = db.conn().await?;
     let grant = visible_grant(&mut conn, caller, grant_id).await?;
     store::reports_of(&mut conn, grant.id)
@@ -786,7 +779,7 @@ pub async fn get_report(
     db: &Database,
     caller: &Caller,
     id: Uuid,
-) -> Result<FinancialReportView, ApiError> {
+) -> Result<FinancialReportView, Error> {
     let mut conn = db.conn().await?;
     let row = store::report(&mut conn, id).await?;
     visible_grant(&mut conn, caller, row.grant_id).await?;
@@ -819,7 +812,7 @@ pub async fn check_report_for_milestone(
     rules: &RoundRules,
     grant_id: Uuid,
     milestone: Milestone,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if !rules.require_financial_report {
         return Ok(());
     }
@@ -831,7 +824,7 @@ pub async fn check_report_for_milestone(
     if store::has_report(conn, grant_id, period.as_str()).await? {
         return Ok(());
     }
-    Err(ApiError::RuleViolation(vec![Violation::new(
+    Err(Error::RuleViolation(vec![Violation::new(
         "financial_report_required",
         format!("the round requires the grantee's submitted {period} financial report before this evaluation"),
     )
@@ -884,7 +877,7 @@ pub struct AdjustmentView {
 }
 
 impl AdjustmentView {
-    pub fn from_row(r: &BudgetAdjustmentRow) -> Result<Self, ApiError> {
+    pub fn from_row(r: &BudgetAdjustmentRow) -> Result<Self, Error> {
         Ok(Self {
             id: r.id,
             grant_id: r.grant_id,
@@ -905,11 +898,11 @@ impl AdjustmentView {
 /// The budget after the moves, with every rule re-checked: the moves themselves (422
 /// `validation_failed`), then the personnel share and the unchanged totals (422
 /// `rule_violation`).
-fn adjusted(ctx: &GrantContext, moves: &[BudgetMove]) -> Result<Vec<BudgetLineAmount>, ApiError> {
-    let after = apply_moves(&ctx.budget, moves).map_err(ApiError::Validation)?;
+fn adjusted(ctx: &GrantContext, moves: &[BudgetMove]) -> Result<Vec<BudgetLineAmount>, Error> {
+    let after = apply_moves(&ctx.budget, moves).map_err(Error::Validation)?;
     let v = check_adjusted(&ctx.budget, &after, ctx.rules.max_personnel_ratio);
     if !v.is_empty() {
-        return Err(ApiError::RuleViolation(v));
+        return Err(Error::RuleViolation(v));
     }
     Ok(after)
 }
@@ -920,18 +913,17 @@ pub async fn propose_adjustment(
     caller: &Caller,
     grant_id: Uuid,
     input: AdjustmentInput,
-) -> Result<AdjustmentView, ApiError> {
+) -> Result<AdjustmentView, Error> {
     let mut v = Vec::new();
     check_text(&input.reason, "reason", 2000, &mut v);
     if !v.is_empty() {
-        return Err(ApiError::Validation(v));
+        return Err(Error::Validation(v));
     }
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    run_transaction(db, |conn| {
         async move {
             let visible = visible_grant(conn, caller, grant_id).await?;
             if !matches!(caller.role, Role::Applicant | Role::Admin) {
-                return Err(ApiError::forbidden(
+                return Err(Error::forbidden(
                     "budget adjustments are proposed by the grantee or an admin",
                 ));
             }
@@ -987,7 +979,7 @@ pub async fn decide_adjustment(
     id: Uuid,
     approve: bool,
     decision: AdjustmentDecision,
-) -> Result<AdjustmentView, ApiError> {
+) -> Result<AdjustmentView, Error> {
     let note = decision
         .note
         .map(|n| n.trim().to_string())
@@ -1001,15 +993,14 @@ pub async fn decide_adjustment(
         None => {}
     }
     if !v.is_empty() {
-        return Err(ApiError::Validation(v));
+        return Err(Error::Validation(v));
     }
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    run_transaction(db, |conn| {
         async move {
             let seen = store::adjustment(conn, id).await?;
             let visible = visible_grant(conn, caller, seen.grant_id).await?;
             if caller.role != Role::Admin {
-                return Err(ApiError::forbidden(
+                return Err(Error::forbidden(
                     "budget adjustments are decided by an admin",
                 ));
             }
@@ -1018,13 +1009,13 @@ pub async fn decide_adjustment(
             let adj = store::adjustment(conn, id).await?;
             let status: AdjustmentStatus = parse_text(&adj.status)?;
             if status != AdjustmentStatus::Proposed {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "the adjustment is {status}; only a proposed one is decided"
                 )));
             }
             let ctx = context(conn, grant).await?;
             if ctx.rules.adjustment_needs_other_admin && adj.proposed_by == caller.user_id {
-                return Err(ApiError::Forbidden {
+                return Err(Error::Forbidden {
                     code: "self_approval_forbidden",
                     detail: "an adjustment an admin proposed is decided by another admin".into(),
                 });
@@ -1044,7 +1035,7 @@ pub async fn decide_adjustment(
                 // approved since this one was proposed.
                 let after = match adjusted(&ctx, &moves) {
                     Ok(a) => a,
-                    Err(ApiError::Validation(v)) => return Err(ApiError::RuleViolation(v)),
+                    Err(Error::Validation(v)) => return Err(Error::RuleViolation(v)),
                     Err(e) => return Err(e),
                 };
                 form.status = Some(AdjustmentStatus::Approved.as_str().into());
@@ -1085,7 +1076,7 @@ pub async fn list_adjustments(
     status: Option<AdjustmentStatus>,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<AdjustmentView>, ApiError> {
+) -> Result<Vec<AdjustmentView>, Error> {
     let mut conn = db.conn().await?;
     let grant = visible_grant(&mut conn, caller, grant_id).await?;
     store::list_adjustments(

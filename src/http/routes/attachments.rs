@@ -16,7 +16,8 @@ use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::AppState;
 use crate::service::attachments::{
-    self as svc, content_disposition, AttachmentKind, AttachmentView, Owner, OwnerType, Upload,
+    self as svc, content_disposition, AttachmentKind, AttachmentView, CheckedFile, FileRefusal,
+    Owner, OwnerType, Upload,
 };
 
 const READERS: &[Role] = &[Role::Admin, Role::Finance, Role::Applicant];
@@ -163,7 +164,15 @@ async fn upload(
     // Before a byte of the body is read: may this caller add to this owner now?
     svc::authorize_upload(&state.db, caller, owner).await?;
     let file = read_form(req, payload, state.settings.attachments.max_bytes).await?;
-    let view = svc::upload(&state.db, caller, owner, file).await?;
+    let checked = CheckedFile::check(file).map_err(|r| match r {
+        FileRefusal::Empty => ApiError::from(svc::empty_file()),
+        FileRefusal::UnsupportedType => ApiError::UnsupportedMediaType {
+            detail:
+                "only PDF, JPEG, PNG, XLSX and DOCX files are accepted (decided by their content)"
+                    .into(),
+        },
+    })?;
+    let view = svc::upload(&state.db, caller, owner, checked).await?;
     Ok(HttpResponse::Created().json(view))
 }
 

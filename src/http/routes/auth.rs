@@ -61,9 +61,9 @@ pub async fn login(
         let retry = oldest
             .map(|t| (t + window - now).num_seconds().max(1))
             .unwrap_or(60);
-        return Err(ApiError::TooManyRequests {
+        return Err(ApiError::from(crate::service::Error::TooManyRequests {
             retry_after_secs: retry as u64,
-        });
+        }));
     }
     let user = users::find_by_email(&mut conn, &email_lower)
         .await?
@@ -81,7 +81,7 @@ pub async fn login(
     let mut conn = state.db.conn().await?;
     let Some(user) = user.filter(|_| matches) else {
         tokens::record_login_failure(&mut conn, &email_lower).await?;
-        return Err(ApiError::InvalidCredentials);
+        return Err(ApiError::from(crate::service::Error::InvalidCredentials));
     };
     tokens::clear_login_failures(&mut conn, &email_lower).await?;
     let issued = token::generate();
