@@ -36,7 +36,7 @@ use crate::service::{run_transaction, Error};
 use crate::storage::models::{ApplicationRow, BudgetLineRow, GrantRow};
 use crate::storage::spending::{
     self as store, BudgetAdjustmentRow, BudgetAdjustmentUpdateForm, ExpenditureFilter,
-    ExpenditureInsertForm, ExpenditureRow, ExpenditureUpdateForm, FinancialReportRow,
+    ExpenditureInsertForm, ExpenditureRow, ExpenditureUpdateForm, FinancialReportRow, SpendRow,
 };
 use crate::storage::{applications, grants, rounds, Database, Scope};
 
@@ -475,7 +475,7 @@ pub struct BudgetExecutionView {
     pub execution: Execution,
 }
 
-fn spends(rows: &[(Uuid, String, Option<Uuid>, Decimal)]) -> Result<Vec<Spend>, Error> {
+fn spends(rows: &[SpendRow]) -> Result<Vec<Spend>, Error> {
     rows.iter()
         .map(|(_, c, l, a)| {
             Ok(Spend {
@@ -536,16 +536,16 @@ pub async fn executions(
         .into_iter()
         .map(|a| (a.grant_id, a))
         .collect();
-    let mut spending: HashMap<Uuid, Vec<(Uuid, String, Option<Uuid>, Decimal)>> = HashMap::new();
+    let mut spending: HashMap<Uuid, Vec<SpendRow>> = HashMap::new();
     for s in store::spending_of(conn, &ids).await? {
         spending.entry(s.0).or_default().push(s);
     }
     let mut rules: HashMap<Uuid, RoundRules> = HashMap::new();
     let mut out = HashMap::new();
     for g in grant_rows {
-        if !rules.contains_key(&g.round_id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = rules.entry(g.round_id) {
             let spec = RoundSpec::from_row(&rounds::get(conn, g.round_id, true).await?)?;
-            rules.insert(g.round_id, spec.rules);
+            e.insert(spec.rules);
         }
         let r = &rules[&g.round_id];
         let budget = match adjusted.get(&g.id) {

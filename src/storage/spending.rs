@@ -162,11 +162,14 @@ pub async fn list_expenditures(
         .await?)
 }
 
-/// (category, budget line, amount) of every expenditure of the grants, for the execution.
+/// (grant, category, budget line, amount) of an expenditure.
+pub type SpendRow = (Uuid, String, Option<Uuid>, Decimal);
+
+/// Every expenditure of the grants as the execution needs it.
 pub async fn spending_of(
     conn: &mut AsyncPgConnection,
     grant_ids: &[Uuid],
-) -> StorageResult<Vec<(Uuid, String, Option<Uuid>, Decimal)>> {
+) -> StorageResult<Vec<SpendRow>> {
     Ok(expenditures::table
         .filter(expenditures::grant_id.eq_any(grant_ids))
         .select((

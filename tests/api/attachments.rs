@@ -162,7 +162,9 @@ async fn every_accepted_type_round_trips_byte_for_byte_with_its_chinese_name() {
     let exp = r.body["id"].as_str().unwrap().to_string();
     let on_exp = format!("/expenditures/{exp}/attachments");
     let on_grant = format!("/grants/{}/attachments", s.f.grant);
-    let cases: Vec<(&str, &str, &str, Vec<u8>, &str, &str)> = vec![
+    // (where, name sent, kind, bytes, detected type, name kept)
+    type Case<'a> = (&'a str, &'a str, &'a str, Vec<u8>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             &on_exp,
             "../../收据/十月 票据.pdf",
@@ -243,17 +245,15 @@ async fn every_accepted_type_round_trips_byte_for_byte_with_its_chinese_name() {
     );
 }
 
-fn attachment_rows(app: &TestApp) -> impl std::future::Future<Output = i64> + '_ {
-    async move {
-        use diesel::prelude::*;
-        use diesel_async::RunQueryDsl;
-        let mut conn = app.db.conn().await.unwrap();
-        gongyi::storage::schema::attachment_contents::table
-            .count()
-            .get_result(&mut conn)
-            .await
-            .unwrap()
-    }
+async fn attachment_rows(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let mut conn = app.db.conn().await.unwrap();
+    gongyi::storage::schema::attachment_contents::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
