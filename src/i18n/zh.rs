@@ -444,7 +444,7 @@ pub(super) static MESSAGES: &[(&str, &str)] = &[
     ("at most 100 activities", "最多 100 项活动"),
     ("only the grantee organization's applicants record its spending", "只有受资助社会组织的申报人员可以登记支出"),
     ("the grant is {}; its spending and budget are closed", "协议当前为“{}”，支出和预算已关闭"),
-    ("an expenditure is above 0", "支出金额应大于 0"),
+    ("an expenditure is above 0 and below 1,000,000,000,000", "支出金额应大于 0 且小于 1,000,000,000,000"),
     ("the expenditure's category is its budget line's", "支出类别应与所属预算明细的类别一致"),
     ("the expenditure is in the submitted financial report {}; it cannot change", "该支出已纳入已提交的财务报告 {}，不能修改或删除"),
     ("the {} report was submitted at {}", "{} 财务报告已于 {} 提交"),

@@ -245,12 +245,17 @@ pub struct ExpenditurePatch {
 /// Every check of an expenditure's content, against its grant, all problems at once.
 fn check_expenditure(ctx: &GrantContext, e: &ExpenditureInput) -> Result<(), Error> {
     let mut v = Vec::new();
-    if e.amount.amount().is_zero() {
+    // NUMERIC(14, 2) holds twelve integer digits; `Money` allows more.
+    let max = Decimal::new(99_999_999_999_999, 2);
+    if e.amount.amount().is_zero() || e.amount.amount() > max {
         v.push(
-            Violation::new("range", "an expenditure is above 0")
-                .limit("> 0")
-                .actual(e.amount)
-                .field("amount"),
+            Violation::new(
+                "range",
+                "an expenditure is above 0 and below 1,000,000,000,000",
+            )
+            .limit(format!("(0, {max}]"))
+            .actual(e.amount)
+            .field("amount"),
         );
     }
     check_text(&e.description, "description", 500, &mut v);

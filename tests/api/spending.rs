@@ -121,6 +121,7 @@ async fn expenditures_are_written_by_the_grantee_and_read_by_admin_finance_and_g
         (json!("-1.00"), "schema"),
         (json!(12.5), "schema"),
         (json!("0.00"), "range"),
+        (json!("1000000000000.00"), "range"),
     ] {
         let r = spend(
             &app,
