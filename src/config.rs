@@ -50,6 +50,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub retention: RetentionSettings,
     pub web: WebSettings,
+    #[serde(default)]
+    pub attachments: AttachmentSettings,
 }
 
 /// The web pages: browser sessions and how times are shown.
@@ -64,6 +66,22 @@ pub struct WebSettings {
     pub time_zone: String,
     /// How to object to a published award decision (shown on the public notice).
     pub notice_contact: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentSettings {
+    /// Largest attachment accepted, in bytes; a larger upload answers 413 as soon as it passes
+    /// the limit, without the rest being read.
+    pub max_bytes: usize,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 20 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -53,6 +53,25 @@ pub struct RoundRules {
     /// Years an organization is blacklisted after a failed evaluation, by default.
     #[serde(default = "default_blacklist_years")]
     pub blacklist_years: u32,
+    /// A category may be overspent by this share of its budget before it is flagged (预算调整):
+    /// "0.10" flags 10.01% over, not 10.00%.
+    #[schema(value_type = String, example = "0.10")]
+    #[serde(default = "default_budget_adjustment_tolerance")]
+    pub budget_adjustment_tolerance: Decimal,
+    /// The mid-term and final evaluations are recorded only after the grantee submitted the
+    /// financial report of that period.
+    #[serde(default)]
+    pub require_financial_report: bool,
+    /// A budget adjustment proposed by an admin is decided by another admin.
+    #[serde(default = "default_true")]
+    pub adjustment_needs_other_admin: bool,
+}
+
+fn default_budget_adjustment_tolerance() -> Decimal {
+    dec!(0.10)
+}
+fn default_true() -> bool {
+    true
 }
 
 fn default_public_notice_days() -> u32 {
@@ -84,6 +103,9 @@ impl RoundRules {
             public_notice_days: default_public_notice_days(),
             evaluation_pass_mark: default_evaluation_pass_mark(),
             blacklist_years: default_blacklist_years(),
+            budget_adjustment_tolerance: default_budget_adjustment_tolerance(),
+            require_financial_report: false,
+            adjustment_needs_other_admin: true,
         }
     }
 
@@ -143,6 +165,16 @@ impl RoundRules {
                     .limit("0..10")
                     .actual(self.blacklist_years)
                     .field("rules.blacklist_years"),
+            );
+        }
+        if self.budget_adjustment_tolerance < Decimal::ZERO
+            || self.budget_adjustment_tolerance > Decimal::ONE
+        {
+            out.push(
+                Violation::new("range", "budget_adjustment_tolerance is between 0 and 1")
+                    .limit("[0, 1]")
+                    .actual(self.budget_adjustment_tolerance)
+                    .field("rules.budget_adjustment_tolerance"),
             );
         }
         if self.pass_mark < Decimal::ZERO {

@@ -29,6 +29,13 @@ pub(super) static RULES: &[(&str, &str)] = &[
     ("tranche_limit", "本次拨付 {actual} 元，超过该期剩余可拨付金额 {limit} 元"),
     ("award_limit", "本次拨付 {actual} 元，超过协议剩余可拨付金额 {limit} 元"),
     ("clawback_limit", "追回金额 {actual} 元，超过已拨付金额 {limit} 元"),
+    // src/domain/spending.rs, src/service/spending.rs
+    ("not_in_future", "支出日期 {actual} 晚于今天（应不晚于 {limit}）"),
+    ("line_balance", "调整后预算明细金额为 {actual} 元，不能低于 {limit} 元"),
+    ("budget_total_unchanged", "调整后预算总额为 {actual} 元，应保持 {limit} 元"),
+    ("grant_total_unchanged", "调整后资助资金合计为 {actual} 元，应保持 {limit} 元"),
+    ("budget_line_category", "支出类别为 {actual}，所属预算明细的类别为 {limit}"),
+    ("financial_report_required", "本轮要求先提交财务报告（{limit}），目前没有"),
 ];
 
 /// English text → Chinese text.
@@ -422,6 +429,49 @@ pub(super) static MESSAGES: &[(&str, &str)] = &[
     ("publicity", "宣传费"),
     ("training", "培训费"),
     ("administration", "管理费"),
+
+    // src/domain/spending.rs, src/service/spending.rs
+    ("spending is recorded once it happened, not before", "支出须在发生后登记，日期不能晚于今天"),
+    ("spending falls within the project's dates", "支出日期应在项目起止日期之内"),
+    ("{} has 1 to {} characters", "{} 应为 1 至 {} 个字符"),
+    ("an adjustment has 1 to 50 moves", "一次预算调整应包含 1 至 50 项调整"),
+    ("not a line of this grant's budget", "不是该协议预算中的明细"),
+    ("a move goes from one line to another", "调整须从一项预算明细调往另一项"),
+    ("a moved amount is above 0", "调整金额应大于 0"),
+    ("a budget line cannot go below zero", "预算明细金额不能为负"),
+    ("an adjustment keeps the budget total", "预算调整不得改变预算总额"),
+    ("an adjustment keeps the grant-funded total (it changes only with the award)", "预算调整不得改变资助资金合计（只有立项金额变更时才能改变）"),
+    ("at most 100 activities", "最多 100 项活动"),
+    ("only the grantee organization's applicants record its spending", "只有受资助社会组织的申报人员可以登记支出"),
+    ("the grant is {}; its spending and budget are closed", "协议当前为“{}”，支出和预算已关闭"),
+    ("an expenditure is above 0 and below 1,000,000,000,000", "支出金额应大于 0 且小于 1,000,000,000,000"),
+    ("the expenditure's category is its budget line's", "支出类别应与所属预算明细的类别一致"),
+    ("the expenditure is in the submitted financial report {}; it cannot change", "该支出已纳入已提交的财务报告 {}，不能修改或删除"),
+    ("the {} report was submitted at {}", "{} 财务报告已于 {} 提交"),
+    ("the final report is in; a mid-term report comes before it", "末期财务报告已提交，中期报告须在其之前提交"),
+    ("the round requires the grantee's submitted {} financial report before this evaluation", "本轮要求受资助方先提交 {} 财务报告，才能记录该评估"),
+    ("budget adjustments are proposed by the grantee or an admin", "预算调整由受资助方或管理员提出"),
+    ("budget adjustments are decided by an admin", "预算调整由管理员审批"),
+    ("the adjustment is {}; only a proposed one is decided", "该预算调整当前为“{}”，只有待审批的调整才能审批"),
+    ("an adjustment an admin proposed is decided by another admin", "管理员提出的预算调整须由另一位管理员审批"),
+    ("a rejection gives its reason", "驳回须说明理由"),
+
+    // src/service/attachments.rs, src/http/routes/attachments.rs
+    ("an application's documents are added by its organization", "申报材料由申报的社会组织上传"),
+    ("the application is {}; its documents are fixed once it is submitted", "申报项目当前为“{}”，提交后材料不能再修改"),
+    ("a grant's documents are added by the grantee or an admin", "协议材料由受资助方或管理员上传"),
+    ("the grant is {}; its documents are closed", "协议当前为“{}”，材料已关闭"),
+    ("an expenditure's receipts are added by the grantee", "支出票据由受资助方上传"),
+    ("the grant is {}; its spending is closed", "协议当前为“{}”，支出已关闭"),
+    ("the expenditure is in a submitted financial report; its receipts are fixed", "该支出已纳入已提交的财务报告，票据不能再修改"),
+    ("the file is empty", "文件为空"),
+    ("only PDF, JPEG, PNG, XLSX and DOCX files are accepted (decided by their content)", "只接受 PDF、JPEG、PNG、XLSX 和 DOCX 文件（按文件内容判断）"),
+    ("an upload is multipart/form-data with a `file` field", "上传须为 multipart/form-data，并包含 `file` 字段"),
+    ("an upload carries one file", "每次上传一个文件"),
+    ("not a kind of attachment", "不是有效的附件类型"),
+    ("the form has the fields `file` and `kind`", "表单只包含 `file` 和 `kind` 字段"),
+    ("the form has no `file`", "表单缺少 `file` 字段"),
+    ("the form cannot be read: {}", "无法读取表单：{}"),
 
     // Page labels
     ("Sign in", "登录"),

@@ -2,6 +2,7 @@
 //! (diesel-async over a deadpool pool), so no actix worker thread ever blocks on the database.
 
 pub mod applications;
+pub mod attachments;
 pub mod audit_chain;
 pub mod grants;
 pub mod migrate;
@@ -13,6 +14,7 @@ pub mod review;
 pub mod rounds;
 pub mod schema;
 pub mod sessions;
+pub mod spending;
 pub mod tokens;
 pub mod users;
 

@@ -1,6 +1,7 @@
 //! Integration tests over real HTTP against a real Postgres; see helpers.rs.
 
 mod applications;
+mod attachments;
 mod audit;
 mod auth;
 mod authz;
@@ -15,3 +16,4 @@ mod payouts;
 mod review;
 mod rounds;
 mod smtp;
+mod spending;

@@ -2,6 +2,7 @@
 //! descriptions with the OpenAPI document, so no route can be served undocumented.
 
 pub mod applications;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod grants;
@@ -13,6 +14,7 @@ pub mod outbox;
 pub mod payouts;
 pub mod review;
 pub mod rounds;
+pub mod spending;
 pub mod users;
 
 #[allow(unused_imports)]
@@ -49,6 +51,8 @@ macro_rules! api {
                 (name = "grants", description = "Grants, tranches and milestones"),
                 (name = "payouts", description = "Payout requests and maker-checker approval"),
                 (name = "ledger", description = "Ledger exports (CSV with BOM, XLSX)"),
+                (name = "spending", description = "Expenditures against the budget, budget execution, financial reports, budget adjustments"),
+                (name = "attachments", description = "Documents of applications, grants and expenditures (multipart upload, download)"),
                 (name = "notifications", description = "The email outbox"),
                 (name = "audit", description = "The tamper-evident audit trail"),
                 (name = "operations", description = "Health, readiness and metrics"),
@@ -119,5 +123,26 @@ api! {
         outbox::retry_outbox_message,
         audit::list_audit,
         audit::verify_audit,
+        spending::create_expenditure,
+        spending::list_expenditures,
+        spending::get_expenditure,
+        spending::update_expenditure,
+        spending::delete_expenditure,
+        spending::budget_execution,
+        spending::submit_report,
+        spending::list_reports,
+        spending::get_report,
+        spending::propose_adjustment,
+        spending::list_adjustments,
+        spending::approve_adjustment,
+        spending::reject_adjustment,
+        attachments::upload_application_attachment,
+        attachments::list_application_attachments,
+        attachments::upload_grant_attachment,
+        attachments::list_grant_attachments,
+        attachments::upload_expenditure_attachment,
+        attachments::list_expenditure_attachments,
+        attachments::download_attachment,
+        attachments::delete_attachment,
     ]
 }
