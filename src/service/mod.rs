@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod audit_trail;
 pub mod demo;
 pub mod error;
+pub mod finance;
 pub mod grants;
 pub mod ledger;
 pub mod notices;

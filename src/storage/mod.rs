@@ -4,6 +4,7 @@
 pub mod applications;
 pub mod attachments;
 pub mod audit_chain;
+pub mod finance;
 pub mod grants;
 pub mod migrate;
 pub mod models;

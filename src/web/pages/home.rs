@@ -32,6 +32,7 @@ pub async fn home(state: web::Data<AppState>, Signed(s): Signed) -> WebResult<Ht
             let home = portal::applicant_home(&state.db, &s.caller).await?;
             html(&ApplicantDashboard { page, home })
         }
+        Role::Finance => super::payouts::dashboard(&state, &s).await,
         _ => html(&StaffDashboard { page }),
     }
 }

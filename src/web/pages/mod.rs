@@ -6,6 +6,7 @@ pub mod auth;
 pub mod grants;
 pub mod home;
 pub mod organizations;
+pub mod payouts;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -21,7 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(home::home)
         .configure(applications::configure)
         .configure(grants::configure)
-        .configure(organizations::configure);
+        .configure(organizations::configure)
+        .configure(payouts::configure);
 }
 
 /// Any path no page has: the 404 page (the same one a page shows for another organization's
