@@ -219,7 +219,14 @@ pub async fn grant_page(db: &Database, caller: &Caller, id: Uuid) -> Result<Gran
             .payouts
             .iter()
             .flatten()
-            .flat_map(|p| [Some(p.requested_by), p.approved_by, p.rejected_by, p.paid_by])
+            .flat_map(|p| {
+                [
+                    Some(p.requested_by),
+                    p.approved_by,
+                    p.rejected_by,
+                    p.paid_by,
+                ]
+            })
             .flatten()
             .collect();
         ids.sort();

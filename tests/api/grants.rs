@@ -225,7 +225,7 @@ fn parse_ledger(text: &str) -> (Vec<Vec<String>>, HashMap<String, String>) {
 }
 
 /// The first worksheet's XML and the shared strings of an XLSX.
-fn xlsx_parts(bytes: &[u8]) -> (String, String) {
+pub fn xlsx_parts(bytes: &[u8]) -> (String, String) {
     use std::io::Read;
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("an xlsx is a zip");
     let mut read = |name: &str| {

@@ -19,3 +19,4 @@ mod rounds;
 mod smtp;
 mod spending;
 mod web;
+mod web_finance;

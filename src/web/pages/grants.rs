@@ -325,7 +325,11 @@ pub async fn request_payout(
     match svc::request_payout(&state.db, &s.0.caller, id, input, idem).await {
         Ok(out) => {
             let pid = payout_id_of(&out)?;
-            let done = if out.replayed { "replayed" } else { "requested" };
+            let done = if out.replayed {
+                "replayed"
+            } else {
+                "requested"
+            };
             Ok(see_other(&format!("/payouts/{pid}?done={done}")))
         }
         Err(e) => match FieldErrors::from_error(&e) {
@@ -382,7 +386,11 @@ pub async fn grant_ledger_xlsx(
 ) -> WebResult<HttpResponse> {
     let id = path.into_inner();
     let l = ledger_of(&state, &s, LedgerOf::Grant(id)).await?;
-    Ok(download(l.to_xlsx()?, XLSX, &format!("ledger-grant-{id}.xlsx")))
+    Ok(download(
+        l.to_xlsx()?,
+        XLSX,
+        &format!("ledger-grant-{id}.xlsx"),
+    ))
 }
 
 #[get("/rounds/{id}/ledger.csv")]
@@ -404,5 +412,9 @@ pub async fn round_ledger_xlsx(
 ) -> WebResult<HttpResponse> {
     let id = path.into_inner();
     let l = ledger_of(&state, &s, LedgerOf::Round(id)).await?;
-    Ok(download(l.to_xlsx()?, XLSX, &format!("ledger-round-{id}.xlsx")))
+    Ok(download(
+        l.to_xlsx()?,
+        XLSX,
+        &format!("ledger-round-{id}.xlsx"),
+    ))
 }

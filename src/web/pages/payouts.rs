@@ -153,7 +153,10 @@ pub fn page_cursor(cursor: Option<&str>) -> Result<Option<(chrono::DateTime<Utc>
     cursor
         .map(|c| {
             decode_cursor(c).map_err(|_| {
-                Error::bad_request("invalid_cursor", "the cursor is not one this service issued")
+                Error::bad_request(
+                    "invalid_cursor",
+                    "the cursor is not one this service issued",
+                )
             })
         })
         .transpose()
@@ -337,7 +340,9 @@ pub async fn show(
     let notice = q.done.as_deref().and_then(|d| {
         let en = match d {
             "requested" => "Payout requested. Another finance user approves or rejects it.",
-            "replayed" => "This form had already been sent; this is its result. Nothing new was recorded.",
+            "replayed" => {
+                "This form had already been sent; this is its result. Nothing new was recorded."
+            }
             "approved" => "Approved.",
             "rejected" => "Rejected.",
             "paid" => "Bank payment recorded.",
@@ -414,14 +419,24 @@ pub async fn reject(
     };
     if reason.is_empty() || reason.chars().count() > 2000 {
         let e = Error::invalid(
-            Violation::new("required", "a rejection needs a reason (at most 2000 characters)")
-                .field("reason"),
+            Violation::new(
+                "required",
+                "a rejection needs a reason (at most 2000 characters)",
+            )
+            .field("reason"),
         );
         return refused(&state, &s, id, e, kept).await;
     }
     let body = serde_json::json!({ "reason": reason });
     let idem = posted_idempotency(&form, &format!("POST /payouts/{id}/reject"), &body)?;
-    match grants_svc::decide(&state.db, &s.0.caller, id, Decision::Reject { reason }, idem).await
+    match grants_svc::decide(
+        &state.db,
+        &s.0.caller,
+        id,
+        Decision::Reject { reason },
+        idem,
+    )
+    .await
     {
         Ok(out) => Ok(decided(id, &out, "rejected")),
         Err(e) => refused(&state, &s, id, e, kept).await,
