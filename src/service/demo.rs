@@ -177,6 +177,7 @@ pub async fn seed(db: &Database, settings: &Settings) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("demo user {email}: {e}"))?;
     }
     seed_round(db).await?;
+    seed_funded_round(db).await?;
     eprintln!("demo data ready: users *@demo.gongyi (admin, finance1, finance2, reviewer1-3, applicant1-3), password `{DEMO_PASSWORD}`");
     Ok(())
 }
@@ -185,53 +186,19 @@ const DEMO_ROUND: &str = "昆山市第七届公益创投（演示）";
 
 /// An open venture-philanthropy round with a few submitted applications (seed 002: 昆山).
 async fn seed_round(db: &Database) -> anyhow::Result<()> {
-    use crate::domain::budget::{BudgetCategory, BudgetLineInput, FundedBy};
-    use crate::domain::money::Money;
-    use crate::domain::round::{default_tranches, PartyPointsTable, RoundKind, RoundRules, Rubric};
-    use crate::service::applications::{ApplicationContent, TeamMember};
-    use crate::service::rounds::RoundSpec;
-
     let mut conn = db.conn().await?;
     let existing = crate::storage::rounds::list(&mut conn, true, None, None, 1000).await?;
     drop(conn);
     if existing.iter().any(|r| r.name == DEMO_ROUND) {
         return Ok(());
     }
-    let mut conn = db.conn().await?;
-    let admin = users::find_by_email(&mut conn, "admin@demo.gongyi")
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("demo admin not found"))?;
-    drop(conn);
-    let admin = crate::auth::Caller::from_row(&admin)?;
+    let admin = demo_caller(db, "admin@demo.gongyi").await?;
     let now = chrono::Utc::now();
-    let money = |s: &str| Money::parse(s).expect("demo amounts are valid");
-    let spec = RoundSpec {
-        name: DEMO_ROUND.into(),
-        year: 2026,
-        kind: RoundKind::VenturePhilanthropy,
-        total_pool: money("3000000"),
-        grant_min: money("20000"),
-        grant_max: money("300000"),
-        opens_at: now - chrono::Duration::days(7),
-        closes_at: now + chrono::Duration::days(60),
-        project_start: None,
-        project_end: None,
-        focus_areas: [
-            "elderly",
-            "women",
-            "children",
-            "disabled",
-            "community_governance",
-            "rural_revitalization",
-            "waste_sorting",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rules: RoundRules::defaults_for(RoundKind::VenturePhilanthropy),
-        rubric: Rubric::default(),
-        party_points: PartyPointsTable::default(),
-        tranche_schedule: default_tranches(),
-    };
+    let spec = venture_spec(
+        DEMO_ROUND,
+        now - chrono::Duration::days(7),
+        now + chrono::Duration::days(60),
+    );
     let round = super::rounds::create(db, spec, &admin)
         .await
         .map_err(|e| anyhow::anyhow!("demo round: {e}"))?;
@@ -270,66 +237,274 @@ async fn seed_round(db: &Database) -> anyhow::Result<()> {
             "10000",
         ),
     ];
-    for (email, title, area, personnel, grant, own) in projects {
-        let mut conn = db.conn().await?;
-        let user = users::find_by_email(&mut conn, email)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("{email} not found"))?;
-        drop(conn);
-        let caller = crate::auth::Caller::from_row(&user)?;
-        let content = ApplicationContent {
-            title: Some(title.into()),
-            focus_area: Some(area.into()),
-            summary: Some("演示项目：依据昆山市公益创投申报要求编制".into()),
-            beneficiaries: Some("社区居民".into()),
-            beneficiary_count: Some(200),
-            start_date: Some(chrono::NaiveDate::from_ymd_opt(2027, 1, 1)),
-            end_date: Some(chrono::NaiveDate::from_ymd_opt(2027, 12, 31)),
-            requested_grant: Some(money(grant)),
-            co_funding: Some(money(own)),
-            team: Some(vec![TeamMember {
-                name: "项目负责人".into(),
-                role: "负责人".into(),
-                party_member: true,
-            }]),
-            party_activity_count: Some(2),
-            party_activity_description: Some("党员志愿服务日".into()),
-            red_project: Some(true),
-            previous_application_id: None,
-        };
-        let app = super::applications::create(db, &caller, round.id, content)
+    for p in projects {
+        submit_project(db, round.id, p).await?;
+    }
+    Ok(())
+}
+
+/// (applicant email, title, focus area, personnel cost, requested grant, own funds)
+type DemoProject = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// A draft with a three-line budget, submitted by the organization's applicant.
+async fn submit_project(
+    db: &Database,
+    round_id: uuid::Uuid,
+    (email, title, area, personnel, grant, own): DemoProject,
+) -> anyhow::Result<uuid::Uuid> {
+    use crate::domain::budget::{BudgetCategory, BudgetLineInput, FundedBy};
+    use crate::domain::money::Money;
+    use crate::service::applications::{ApplicationContent, TeamMember};
+    let money = |s: &str| Money::parse(s).expect("demo amounts are valid");
+    let mut conn = db.conn().await?;
+    let user = users::find_by_email(&mut conn, email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{email} not found"))?;
+    drop(conn);
+    let caller = crate::auth::Caller::from_row(&user)?;
+    let content = ApplicationContent {
+        title: Some(title.into()),
+        focus_area: Some(area.into()),
+        summary: Some("演示项目：依据昆山市公益创投申报要求编制".into()),
+        beneficiaries: Some("社区居民".into()),
+        beneficiary_count: Some(200),
+        start_date: Some(chrono::NaiveDate::from_ymd_opt(2027, 1, 1)),
+        end_date: Some(chrono::NaiveDate::from_ymd_opt(2027, 12, 31)),
+        requested_grant: Some(money(grant)),
+        co_funding: Some(money(own)),
+        team: Some(vec![TeamMember {
+            name: "项目负责人".into(),
+            role: "负责人".into(),
+            party_member: true,
+        }]),
+        party_activity_count: Some(2),
+        party_activity_description: Some("党员志愿服务日".into()),
+        red_project: Some(true),
+        previous_application_id: None,
+    };
+    let app = super::applications::create(db, &caller, round_id, content)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo application: {e}"))?;
+    let other = (money(grant).amount() - money(personnel).amount()).to_string();
+    let lines = vec![
+        BudgetLineInput {
+            category: BudgetCategory::Personnel,
+            description: "专职社工薪酬".into(),
+            quantity: 1.into(),
+            unit_cost: money(personnel),
+            funded_by: FundedBy::Grant,
+        },
+        BudgetLineInput {
+            category: BudgetCategory::Activities,
+            description: "活动开展".into(),
+            quantity: 1.into(),
+            unit_cost: money(&other),
+            funded_by: FundedBy::Grant,
+        },
+        BudgetLineInput {
+            category: BudgetCategory::Materials,
+            description: "物资（自筹）".into(),
+            quantity: 1.into(),
+            unit_cost: money(own),
+            funded_by: FundedBy::SelfFunded,
+        },
+    ];
+    super::applications::replace_budget(db, &caller, app.id, lines)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo budget: {e}"))?;
+    super::applications::submit(db, &caller, app.id)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo submission `{title}`: {e:?}"))?;
+    Ok(app.id)
+}
+
+/// A venture-philanthropy round of the demo with the default rules, rubric and tranches.
+fn venture_spec(
+    name: &str,
+    opens_at: chrono::DateTime<chrono::Utc>,
+    closes_at: chrono::DateTime<chrono::Utc>,
+) -> crate::service::rounds::RoundSpec {
+    use crate::domain::money::Money;
+    use crate::domain::round::{default_tranches, PartyPointsTable, RoundKind, RoundRules, Rubric};
+    let money = |s: &str| Money::parse(s).expect("demo amounts are valid");
+    crate::service::rounds::RoundSpec {
+        name: name.into(),
+        year: 2026,
+        kind: RoundKind::VenturePhilanthropy,
+        total_pool: money("3000000"),
+        grant_min: money("20000"),
+        grant_max: money("300000"),
+        opens_at,
+        closes_at,
+        project_start: None,
+        project_end: None,
+        focus_areas: [
+            "elderly",
+            "women",
+            "children",
+            "disabled",
+            "community_governance",
+            "rural_revitalization",
+            "waste_sorting",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rules: RoundRules::defaults_for(RoundKind::VenturePhilanthropy),
+        rubric: Rubric::default(),
+        party_points: PartyPointsTable::default(),
+        tranche_schedule: default_tranches(),
+    }
+}
+
+const FUNDED_ROUND: &str = "苏州市第六届公益创投（演示·已立项）";
+
+async fn demo_caller(db: &Database, email: &str) -> anyhow::Result<crate::auth::Caller> {
+    let mut conn = db.conn().await?;
+    let user = users::find_by_email(&mut conn, email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo user {email} not found"))?;
+    crate::auth::Caller::from_row(&user)
+}
+
+/// A decided round whose grants have their agreements signed, so the first tranche of each is
+/// due and the finance users have payouts to request and approve. It walks the real use cases:
+/// submission, screening, the panel and its scores, the award decision (a notice period of
+/// zero days, so it can be finalized at once) and the milestone.
+async fn seed_funded_round(db: &Database) -> anyhow::Result<()> {
+    use crate::domain::lifecycle::{ApplicationStatus, RoundStatus};
+    use crate::domain::review::judged_max;
+    use crate::domain::round::Milestone;
+    use crate::service::grants::MilestoneInput;
+    use crate::service::review::{self, AssignMode};
+
+    let mut conn = db.conn().await?;
+    let existing = crate::storage::rounds::list(&mut conn, true, None, None, 1000).await?;
+    drop(conn);
+    if existing.iter().any(|r| r.name == FUNDED_ROUND) {
+        return Ok(());
+    }
+    let admin = demo_caller(db, "admin@demo.gongyi").await?;
+    let fail = |what: &'static str| move |e: super::Error| anyhow::anyhow!("{what}: {e:?}");
+    let now = chrono::Utc::now();
+    let mut spec = venture_spec(
+        FUNDED_ROUND,
+        now - chrono::Duration::days(60),
+        now + chrono::Duration::days(1),
+    );
+    spec.rules.public_notice_days = 0;
+    let (rubric, points) = (spec.rubric.clone(), spec.party_points.clone());
+    let round = super::rounds::create(db, spec, &admin)
+        .await
+        .map_err(fail("funded demo round"))?;
+    super::rounds::transition(db, round.id, RoundStatus::Open, &admin)
+        .await
+        .map_err(fail("opening the funded demo round"))?;
+    let projects: [DemoProject; 2] = [
+        (
+            "applicant1@demo.gongyi",
+            "“邻里守望”高龄独居老人关爱服务",
+            "elderly",
+            "50000",
+            "100000",
+            "20000",
+        ),
+        (
+            "applicant2@demo.gongyi",
+            "“巾帼微家”妇女就业技能培训",
+            "women",
+            "30000",
+            "80000",
+            "20000",
+        ),
+    ];
+    let mut apps = Vec::new();
+    for p in projects {
+        apps.push(submit_project(db, round.id, p).await?);
+    }
+    super::rounds::transition(db, round.id, RoundStatus::Closed, &admin)
+        .await
+        .map_err(fail("closing the funded demo round"))?;
+    for id in &apps {
+        super::applications::transition(db, &admin, *id, ApplicationStatus::UnderReview, None)
             .await
-            .map_err(|e| anyhow::anyhow!("demo application: {e}"))?;
-        let other = (money(grant).amount() - money(personnel).amount()).to_string();
-        let lines = vec![
-            BudgetLineInput {
-                category: BudgetCategory::Personnel,
-                description: "专职社工薪酬".into(),
-                quantity: 1.into(),
-                unit_cost: money(personnel),
-                funded_by: FundedBy::Grant,
-            },
-            BudgetLineInput {
-                category: BudgetCategory::Activities,
-                description: "活动开展".into(),
-                quantity: 1.into(),
-                unit_cost: money(&other),
-                funded_by: FundedBy::Grant,
-            },
-            BudgetLineInput {
-                category: BudgetCategory::Materials,
-                description: "物资（自筹）".into(),
-                quantity: 1.into(),
-                unit_cost: money(own),
-                funded_by: FundedBy::SelfFunded,
-            },
-        ];
-        super::applications::replace_budget(db, &caller, app.id, lines)
+            .map_err(fail("screening a demo application"))?;
+    }
+    let mut reviewers = Vec::new();
+    for email in [
+        "reviewer1@demo.gongyi",
+        "reviewer2@demo.gongyi",
+        "reviewer3@demo.gongyi",
+    ] {
+        let r = demo_caller(db, email).await?;
+        review::add_reviewer(db, &admin, round.id, r.user_id, vec![])
             .await
-            .map_err(|e| anyhow::anyhow!("demo budget: {e}"))?;
-        super::applications::submit(db, &caller, app.id)
+            .map_err(fail("demo panel"))?;
+        reviewers.push(r);
+    }
+    let assigned = review::assign(
+        db,
+        &admin,
+        round.id,
+        AssignMode::Auto {
+            per_application: Some(3),
+        },
+    )
+    .await
+    .map_err(fail("demo assignments"))?;
+    // Each reviewer gives 80% of each criterion's judged maximum, in steps of 0.5.
+    let scores: std::collections::BTreeMap<String, rust_decimal::Decimal> = rubric
+        .criteria
+        .iter()
+        .map(|c| {
+            let max = judged_max(&rubric, &points, &c.key).unwrap_or(c.max);
+            let score =
+                (max * rust_decimal::Decimal::new(16, 1)).round() / rust_decimal::Decimal::TWO;
+            (c.key.clone(), score)
+        })
+        .collect();
+    for a in &assigned.created {
+        let reviewer = reviewers
+            .iter()
+            .find(|r| r.user_id == a.reviewer_id)
+            .ok_or_else(|| anyhow::anyhow!("an assignment outside the demo panel"))?;
+        review::save_scores(db, reviewer, a.id, scores.clone(), Some("演示评分".into()))
             .await
-            .map_err(|e| anyhow::anyhow!("demo submission `{title}`: {e:?}"))?;
+            .map_err(fail("demo scores"))?;
+        review::submit_scores(db, reviewer, a.id)
+            .await
+            .map_err(fail("submitting demo scores"))?;
+    }
+    review::publish(db, &admin, round.id, vec![])
+        .await
+        .map_err(fail("publishing the demo awards"))?;
+    review::finalize(db, &admin, round.id)
+        .await
+        .map_err(fail("finalizing the demo awards"))?;
+    let mut conn = db.conn().await?;
+    let grants = crate::storage::grants::of_round(&mut conn, round.id).await?;
+    drop(conn);
+    for g in grants {
+        super::grants::record_milestone(
+            db,
+            &admin,
+            g.id,
+            MilestoneInput {
+                milestone: Milestone::AgreementSigned,
+                score: None,
+                note: Some("协议已签订（演示）".into()),
+                clawback_amount: None,
+                blacklist_years: None,
+            },
+        )
+        .await
+        .map_err(fail("signing a demo agreement"))?;
     }
     Ok(())
 }

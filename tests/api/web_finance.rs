@@ -867,3 +867,37 @@ async fn two_finance_users_pay_half_a_tranche_in_the_browser() {
     assert!(strings.contains("ICBC-2026-12-0001") && strings.contains("财务 李出纳"));
     b.quit().await;
 }
+
+#[tokio::test]
+async fn seed_demo_gives_the_finance_users_a_grant_whose_first_tranche_is_due() {
+    let app = spawn_app().await;
+    gongyi::service::demo::seed(&app.db, &app.settings)
+        .await
+        .expect("demo seeded");
+    // Twice changes nothing.
+    gongyi::service::demo::seed(&app.db, &app.settings)
+        .await
+        .expect("demo seeded again");
+    for email in ["finance1@demo.gongyi", "finance2@demo.gongyi"] {
+        let c = PageClient::new(&app);
+        let form = c.get("/login").await;
+        let token = crate::web::csrf_of(&form.html).unwrap();
+        let r = c
+            .post_raw(
+                "/login",
+                &[
+                    ("csrf_token", &token),
+                    ("email", email),
+                    ("password", gongyi::service::demo::DEMO_PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.html);
+        let home = c.get("/").await.html;
+        let due = section(&home, "due");
+        assert!(due.contains("苏州市第六届公益创投"), "{due}");
+        assert_eq!(due.matches("class=\"queue-line\"").count(), 2, "{due}");
+        // 50% of the ¥100,000.00 award on signing.
+        assert!(due.contains("¥50,000.00"), "{due}");
+    }
+}

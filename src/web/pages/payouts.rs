@@ -270,7 +270,7 @@ impl PayoutTemplate {
         self.errors.of(field)
     }
     fn actor(&self, e: &AuditEventRow) -> String {
-        self.p.name_of(&e.actor_id)
+        self.p.name_of(e.actor_id)
     }
     fn action(&self, e: &AuditEventRow) -> String {
         self.page.word(&e.action)
