@@ -15,7 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::{DatabaseSettings, Settings};
 use crate::http::error::ApiError;
 use crate::http::extract::authenticate;
-use crate::http::{extractor_configs, openapi::ApiDoc, routes, AppState};
+use crate::http::{contain_panic, extractor_configs, openapi::ApiDoc, routes, AppState};
 use crate::storage::Database;
 
 pub struct Application {
@@ -28,6 +28,17 @@ pub struct Application {
 impl Application {
     /// Binds the listener (port 0 picks a free one) and prepares the server.
     pub fn build(settings: Settings, db: Database) -> anyhow::Result<Self> {
+        Self::build_with(settings, db, |_| {})
+    }
+
+    /// `build`, with more routes mounted in the same App (behind the same middleware). The
+    /// server itself mounts none this way; tests use it for routes that must not exist in
+    /// production (a handler that panics, one that stalls).
+    pub fn build_with(
+        settings: Settings,
+        db: Database,
+        extra_routes: fn(&mut web::ServiceConfig),
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind((
             settings.application.host.as_str(),
             settings.application.port,
@@ -46,7 +57,7 @@ impl Application {
             })?;
         crate::notify::set_base_url(&settings.application.base_url);
         let shared = Arc::new(settings.clone());
-        let server = run(listener, settings)?;
+        let server = run_with(listener, settings, extra_routes)?;
         Ok(Self {
             port,
             server,
@@ -168,6 +179,14 @@ mod deadline {
 /// The HTTP server. Its workers open their own pools (see below); `Application` keeps the
 /// caller's pool for what runs beside the server (email sender, audit sealer).
 pub fn run(listener: TcpListener, settings: Settings) -> anyhow::Result<Server> {
+    run_with(listener, settings, |_| {})
+}
+
+fn run_with(
+    listener: TcpListener,
+    settings: Settings,
+    extra_routes: fn(&mut web::ServiceConfig),
+) -> anyhow::Result<Server> {
     let workers = match settings.application.workers {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
@@ -197,6 +216,9 @@ pub fn run(listener: TcpListener, settings: Settings) -> anyhow::Result<Server> 
         App::new()
             .app_data(state)
             .configure(extractor_configs)
+            // Innermost, so it holds every route and the request id is known: a panic answers
+            // its own request 500 and leaves the worker to the others.
+            .wrap(from_fn(contain_panic::contain))
             .wrap(from_fn(move |req, next| {
                 deadline::enforce(deadline, req, next)
             }))
@@ -212,6 +234,7 @@ pub fn run(listener: TcpListener, settings: Settings) -> anyhow::Result<Server> 
             )
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
             .service(web::redirect("/docs", "/docs/"))
+            .configure(extra_routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
             }))

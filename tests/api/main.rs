@@ -7,6 +7,7 @@ mod authz;
 mod grants;
 mod health;
 mod helpers;
+mod hostile;
 mod limits;
 mod notify;
 mod organizations;
