@@ -215,6 +215,16 @@ impl DecimalBound {
             .saturating_add(self.fraction_digits) as usize
     }
 
+    /// Whether a value (built in code, not parsed) is within the bound: range and digits.
+    pub fn contains(&self, d: Decimal) -> bool {
+        let above_min = if self.min_inclusive {
+            d >= self.min
+        } else {
+            d > self.min
+        };
+        above_min && d <= self.max && d.normalize().scale() <= self.fraction_digits
+    }
+
     /// The accepted range, as clients read it: `0..1000`, `(0, 100]`.
     pub fn range(&self) -> String {
         if self.min_inclusive {

@@ -74,8 +74,9 @@ pub fn check_submission(f: &SubmissionFacts, rules: &RoundRules) -> Vec<Violatio
             .actual(f.now.to_rfc3339()),
         );
     }
-    let would_be = f.other_active_applications.saturating_add(1);
-    if would_be > rules.max_applications_per_organization {
+    // In u64, so the count plus this one is exact for any u32.
+    let would_be = u64::from(f.other_active_applications).saturating_add(1);
+    if would_be > u64::from(rules.max_applications_per_organization) {
         v.push(
             Violation::new(
                 "application_quota",

@@ -15,6 +15,8 @@ pub mod budget;
 pub mod credit_code;
 pub mod eligibility;
 pub mod grant;
+#[cfg(test)]
+mod hostile_props;
 pub mod lifecycle;
 pub mod money;
 pub mod rating;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::arith::saturating_sum;
+use super::bounds;
 use super::rating::{PartyBuildingStatus, Rating};
 use super::violation::Violation;
 
@@ -131,21 +132,28 @@ impl RoundRules {
                 .field("rules.min_organization_age_months"),
             );
         }
-        let ratio_ok = |r: Decimal| r >= Decimal::ZERO && r <= Decimal::ONE;
+        // Parsing already holds these to `bounds`; this also covers rules built in code.
+        let ratio_ok = |r: Decimal| bounds::RATIO.contains(r);
         if !ratio_ok(self.max_personnel_ratio) || self.max_personnel_ratio.is_zero() {
             out.push(
-                Violation::new("range", "max_personnel_ratio is above 0 and at most 1")
-                    .limit("(0, 1]")
-                    .actual(self.max_personnel_ratio)
-                    .field("rules.max_personnel_ratio"),
+                Violation::new(
+                    "range",
+                    "max_personnel_ratio is above 0 and at most 1, to 4 fraction digits",
+                )
+                .limit("(0, 1]")
+                .actual(self.max_personnel_ratio)
+                .field("rules.max_personnel_ratio"),
             );
         }
         if !ratio_ok(self.min_co_funding_ratio) {
             out.push(
-                Violation::new("range", "min_co_funding_ratio is between 0 and 1")
-                    .limit("[0, 1]")
-                    .actual(self.min_co_funding_ratio)
-                    .field("rules.min_co_funding_ratio"),
+                Violation::new(
+                    "range",
+                    "min_co_funding_ratio is between 0 and 1, to 4 fraction digits",
+                )
+                .limit("[0, 1]")
+                .actual(self.min_co_funding_ratio)
+                .field("rules.min_co_funding_ratio"),
             );
         }
         if self.min_reviewers == 0 || self.min_reviewers > 50 {
@@ -164,7 +172,7 @@ impl RoundRules {
                     .field("rules.public_notice_days"),
             );
         }
-        if self.evaluation_pass_mark < Decimal::ZERO || self.evaluation_pass_mark > dec!(100) {
+        if !bounds::EVALUATION_SCORE.contains(self.evaluation_pass_mark) {
             out.push(
                 Violation::new("range", "evaluation_pass_mark is between 0 and 100")
                     .limit("0..100")
@@ -180,7 +188,7 @@ impl RoundRules {
                     .field("rules.blacklist_years"),
             );
         }
-        if self.pass_mark < Decimal::ZERO || self.pass_mark > Decimal::ONE_THOUSAND {
+        if !bounds::RUBRIC_POINTS.contains(self.pass_mark) {
             out.push(
                 Violation::new("range", "pass_mark is between 0 and 1000")
                     .limit("0..1000")
@@ -421,10 +429,10 @@ pub fn validate_rubric(r: &Rubric, points: &PartyPointsTable, out: &mut Vec<Viol
                     .field(format!("rubric.criteria[{i}].key")),
             );
         }
-        if c.max <= Decimal::ZERO {
+        if c.max <= Decimal::ZERO || !bounds::RUBRIC_POINTS.contains(c.max) {
             out.push(
-                Violation::new("range", "a criterion's maximum is above 0")
-                    .limit("> 0")
+                Violation::new("range", "a criterion's maximum is above 0 and at most 1000")
+                    .limit("(0, 1000]")
                     .actual(c.max)
                     .field(format!("rubric.criteria[{i}].max")),
             );
@@ -459,12 +467,15 @@ pub fn validate_tranches(t: &[TrancheSpec], out: &mut Vec<Violation>) {
         );
     }
     for (i, s) in t.iter().enumerate() {
-        if s.percent <= Decimal::ZERO {
+        if !bounds::PERCENT.contains(s.percent) {
             out.push(
-                Violation::new("range", "a tranche percentage is above 0")
-                    .limit("> 0")
-                    .actual(s.percent)
-                    .field(format!("tranche_schedule[{i}].percent")),
+                Violation::new(
+                    "range",
+                    "a tranche percentage is above 0 and at most 100, to 2 fraction digits",
+                )
+                .limit(bounds::PERCENT.range())
+                .actual(s.percent)
+                .field(format!("tranche_schedule[{i}].percent")),
             );
         }
     }

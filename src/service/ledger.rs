@@ -60,7 +60,8 @@ pub enum LedgerOf {
 }
 
 fn sum(vs: &[GrantView], f: impl Fn(&GrantView) -> Money) -> Result<Money, ApiError> {
-    let total: Decimal = vs.iter().map(|v| f(v).amount()).sum();
+    // Saturating: a total past Decimal::MAX is refused by Money::new below, not a panic.
+    let total: Decimal = crate::domain::arith::saturating_sum(vs.iter().map(|v| f(v).amount()));
     Money::new(total).map_err(|e| ApiError::Internal(anyhow::anyhow!("ledger total: {e}")))
 }
 
