@@ -241,11 +241,12 @@ async fn audit(command: AuditCommand, settings: Settings) -> ExitCode {
     }
 }
 
-/// A command-line rendering of an API error: its detail and each violation.
-fn describe(e: &crate::http::error::ApiError) -> String {
-    let p = e.problem();
-    let mut s = format!("{} ({})", p.detail, p.code);
-    for v in p.violations.unwrap_or_default() {
+/// A command-line rendering of a use case's error: its detail and each violation.
+fn describe(e: &crate::service::Error) -> String {
+    let lang = crate::i18n::current();
+    let mut s = format!("{} ({})", crate::i18n::text(lang, &e.to_string()), e.code());
+    for v in e.violations().unwrap_or_default() {
+        let v = crate::i18n::localize_violation(lang, v);
         s.push_str(&format!(
             "\n  - {}: {}",
             v.field.unwrap_or(v.rule),

@@ -47,6 +47,21 @@ pub struct Settings {
     pub log: LogSettings,
     pub email: EmailSettings,
     pub audit: AuditSettings,
+    pub web: WebSettings,
+}
+
+/// The web pages: browser sessions and how times are shown.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSettings {
+    /// A browser session ends after this long without a request.
+    pub session_idle_minutes: i64,
+    /// … and this long after sign-in, whatever happens.
+    pub session_max_hours: i64,
+    /// The bureau's time zone (IANA name), in which pages show times.
+    pub time_zone: String,
+    /// How to object to a published award decision (shown on the public notice).
+    pub notice_contact: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -222,6 +222,7 @@ fn run_with(
             .wrap(from_fn(move |req, next| {
                 deadline::enforce(deadline, req, next)
             }))
+            .wrap(from_fn(crate::http::language))
             .wrap(Compress::default())
             .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .wrap(from_fn(request_id::add))
@@ -234,9 +235,11 @@ fn run_with(
             )
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
             .service(web::redirect("/docs", "/docs/"))
+            // Before the pages, whose scope takes every other path.
             .configure(extra_routes)
+            .configure(crate::web::configure)
             .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
+                Err::<actix_web::HttpResponse, _>(ApiError::from(crate::service::Error::NotFound))
             }))
     })
     .workers(workers)

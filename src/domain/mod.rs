@@ -19,6 +19,7 @@ pub mod grant;
 mod hostile_props;
 pub mod lifecycle;
 pub mod money;
+pub mod patch;
 pub mod rating;
 pub mod review;
 pub mod round;

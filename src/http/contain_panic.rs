@@ -14,6 +14,7 @@ use futures_util::FutureExt;
 use tracing_actix_web::RequestId;
 
 use super::error::ApiError;
+use crate::service;
 
 /// Polls the rest of the request inside `catch_unwind`. A panic's unwinding drops whatever the
 /// request held (a pooled connection in a transaction is discarded, as on a timeout), so the
@@ -41,7 +42,8 @@ pub async fn contain(
                 panic = message,
                 "a request panicked; answered 500 internal_error"
             );
-            Err(ApiError::Internal(anyhow::anyhow!("request panicked: {message}")).into())
+            let error = service::Error::Internal(anyhow::anyhow!("request panicked: {message}"));
+            Err(ApiError::from(error).into())
         }
     }
 }

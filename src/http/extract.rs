@@ -43,7 +43,11 @@ pub async fn authenticate(
         let state = req
             .app_data::<web::Data<AppState>>()
             .cloned()
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no app state")))?;
+            .ok_or_else(|| {
+                ApiError::from(crate::service::Error::Internal(anyhow::anyhow!(
+                    "no app state"
+                )))
+            })?;
         let digest = token::digest(token);
         let mut conn = state.db.conn().await.map_err(ApiError::from)?;
         let row = tokens::find_caller(&mut conn, &digest, chrono::Utc::now())
@@ -51,7 +55,7 @@ pub async fn authenticate(
             .map_err(ApiError::from)?
             .ok_or(ApiError::Unauthorized)?;
         drop(conn);
-        let caller = Caller::from_row(&row).map_err(ApiError::Internal)?;
+        let caller = Caller::from_row(&row).map_err(ApiError::internal)?;
         tracing::Span::current().record("user_id", tracing::field::display(caller.user_id));
         req.extensions_mut().insert(caller);
     }
@@ -146,7 +150,7 @@ fn strip_position(msg: &str) -> String {
 pub fn validation_error(errors: ValidationErrors) -> ApiError {
     let mut out = Vec::new();
     flatten(&errors, String::new(), &mut out);
-    ApiError::Validation(out)
+    ApiError::from(crate::service::Error::Validation(out))
 }
 
 fn flatten(errors: &ValidationErrors, prefix: String, out: &mut Vec<Violation>) {

@@ -13,9 +13,42 @@ use std::sync::Arc;
 
 use actix_web::web;
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+
 use crate::config::Settings;
+use crate::domain::user::Language;
+use crate::i18n;
 use crate::storage::Database;
 use error::ApiError;
+
+/// Middleware: everything a request renders for people (problem `detail`, violation messages,
+/// pages) is in the language its `Accept-Language` prefers, Chinese unless it asks for English.
+/// Errors are rendered inside the scope, so they are localized too.
+pub async fn language(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let lang = i18n::negotiate(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .unwrap_or(Language::Zh);
+    i18n::scope(lang, async move {
+        match next.call(req).await {
+            Ok(res) => Ok(res.map_into_boxed_body()),
+            // Rendered now, in the scope; the outer layers pass the finished response on.
+            Err(e) => {
+                let res = e.error_response();
+                Err(actix_web::error::InternalError::from_response(e.to_string(), res).into())
+            }
+        }
+    })
+    .await
+}
 
 pub struct AppState {
     pub db: Database,
@@ -97,7 +130,10 @@ pub fn extractor_configs(cfg: &mut web::ServiceConfig) {
         web::QueryConfig::default()
             .error_handler(|err, _| ApiError::bad_request("invalid_query", err.to_string()).into()),
     )
-    .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|_, _| ApiError::from(crate::service::Error::NotFound).into()),
+    )
     .app_data(
         web::JsonConfig::default().error_handler(|err, _| {
             ApiError::bad_request("malformed_json", err.to_string()).into()

@@ -14,17 +14,22 @@ pub(crate) fn parse_text<T: std::str::FromStr>(value: &str) -> Result<T, ApiErro
 where
     T::Err: std::fmt::Display,
 {
-    value
-        .parse()
-        .map_err(|e: T::Err| ApiError::Internal(anyhow::anyhow!("stored value: {e}")))
+    value.parse().map_err(|e: T::Err| {
+        ApiError::from(crate::service::Error::Internal(anyhow::anyhow!(
+            "stored value: {e}"
+        )))
+    })
 }
 
 /// An amount read from a NUMERIC column as `Money`; the column CHECKs make a failure a bug (500).
 pub(crate) fn stored_money(
     d: rust_decimal::Decimal,
 ) -> Result<crate::domain::money::Money, ApiError> {
-    crate::domain::money::Money::new(d)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored amount: {e}")))
+    crate::domain::money::Money::new(d).map_err(|e| {
+        ApiError::from(crate::service::Error::Internal(anyhow::anyhow!(
+            "stored amount: {e}"
+        )))
+    })
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

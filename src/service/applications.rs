@@ -1,6 +1,6 @@
 use chrono::Utc;
 use diesel_async::scoped_futures::ScopedFutureExt;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -10,11 +10,11 @@ use crate::domain::budget::{line_amount, summarize, validate_lines, BudgetLineIn
 use crate::domain::eligibility::{check_submission, SubmissionFacts};
 use crate::domain::lifecycle::{ApplicationStatus, RoundStatus};
 use crate::domain::violation::Violation;
-use crate::http::error::ApiError;
-use crate::http::views::parse_text;
 use crate::notify;
+use crate::service::error::parse_text;
 use crate::service::organizations::OrganizationFacts;
 use crate::service::rounds::RoundSpec;
+use crate::service::{in_transaction, run_transaction, Error};
 use crate::storage::models::{
     ApplicationInsertForm, ApplicationRow, ApplicationUpdateForm, BudgetLineRow, OrganizationRow,
     RoundRow,
@@ -43,16 +43,10 @@ pub struct ApplicationContent {
     pub beneficiaries: Option<String>,
     #[schema(maximum = 10000000)]
     pub beneficiary_count: Option<u32>,
-    #[serde(
-        default,
-        deserialize_with = "crate::http::routes::organizations::double_option"
-    )]
+    #[serde(default, deserialize_with = "crate::domain::patch::double_option")]
     #[schema(value_type = Option<chrono::NaiveDate>)]
     pub start_date: Option<Option<chrono::NaiveDate>>,
-    #[serde(
-        default,
-        deserialize_with = "crate::http::routes::organizations::double_option"
-    )]
+    #[serde(default, deserialize_with = "crate::domain::patch::double_option")]
     #[schema(value_type = Option<chrono::NaiveDate>)]
     pub end_date: Option<Option<chrono::NaiveDate>>,
     pub requested_grant: Option<crate::domain::money::Money>,
@@ -65,10 +59,7 @@ pub struct ApplicationContent {
     /// Declared red public-benefit project (红色公益项目).
     pub red_project: Option<bool>,
     /// Second-year continuation: the same organization's funded application of an earlier round.
-    #[serde(
-        default,
-        deserialize_with = "crate::http::routes::organizations::double_option"
-    )]
+    #[serde(default, deserialize_with = "crate::domain::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub previous_application_id: Option<Option<Uuid>>,
 }
@@ -149,9 +140,9 @@ impl ApplicationContent {
     }
 }
 
-fn locked_draft(row: &ApplicationRow) -> Result<(), ApiError> {
+fn locked_draft(row: &ApplicationRow) -> Result<(), Error> {
     if row.status != ApplicationStatus::Draft.as_str() {
-        return Err(ApiError::invalid_state(format!(
+        return Err(Error::invalid_state(format!(
             "only a draft can be edited; this application is {}",
             row.status
         )));
@@ -164,7 +155,7 @@ async fn check_content(
     conn: &mut AsyncPgConnection,
     row: &ApplicationRow,
     round: &RoundSpec,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let mut v = Vec::new();
     if !round.focus_areas.iter().any(|a| a == &row.focus_area) {
         v.push(
@@ -190,7 +181,7 @@ async fn check_content(
     if v.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::Validation(v))
+        Err(Error::Validation(v))
     }
 }
 
@@ -199,9 +190,9 @@ pub async fn create(
     caller: &Caller,
     round_id: Uuid,
     content: ApplicationContent,
-) -> Result<ApplicationRow, ApiError> {
+) -> Result<ApplicationRow, Error> {
     let org = caller.organization_id.ok_or_else(|| {
-        ApiError::forbidden("only applicants of an organization create applications")
+        Error::forbidden("only applicants of an organization create applications")
     })?;
     let mut missing = Vec::new();
     if content.title.is_none() {
@@ -211,14 +202,13 @@ pub async fn create(
         missing.push(Violation::new("required", "focus_area is required").field("focus_area"));
     }
     if !missing.is_empty() {
-        return Err(ApiError::Validation(missing));
+        return Err(Error::Validation(missing));
     }
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    run_transaction(db, |conn| {
         async move {
             let round_row = rounds::get(conn, round_id, false).await?;
             if round_row.status != RoundStatus::Open.as_str() {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "the round is {}, not open",
                     round_row.status
                 )));
@@ -228,7 +218,7 @@ pub async fn create(
             let mut form = ApplicationUpdateForm::default();
             let v = content.apply(&mut form);
             if !v.is_empty() {
-                return Err(ApiError::Validation(v));
+                return Err(Error::Validation(v));
             }
             let insert = ApplicationInsertForm {
                 id,
@@ -275,9 +265,8 @@ pub async fn update(
     caller: &Caller,
     id: Uuid,
     content: ApplicationContent,
-) -> Result<ApplicationRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<ApplicationRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             applications::get(conn, caller.organization_scope(), id).await?;
             let before = applications::lock(conn, id).await?;
@@ -285,7 +274,7 @@ pub async fn update(
             let mut form = ApplicationUpdateForm::default();
             let v = content.apply(&mut form);
             if !v.is_empty() {
-                return Err(ApiError::Validation(v));
+                return Err(Error::Validation(v));
             }
             form.updated_at = Some(Utc::now());
             let row = applications::update(conn, id, &form).await?;
@@ -314,17 +303,17 @@ pub async fn replace_budget(
     caller: &Caller,
     id: Uuid,
     lines: Vec<BudgetLineInput>,
-) -> Result<(ApplicationRow, Vec<BudgetLineRow>), ApiError> {
+) -> Result<(ApplicationRow, Vec<BudgetLineRow>), Error> {
     let v = validate_lines(&lines);
     if !v.is_empty() {
-        return Err(ApiError::Validation(v));
+        return Err(Error::Validation(v));
     }
     // validate_lines has refused every line whose amount overflows or passes its bound.
     let amounts = lines
         .iter()
         .map(|l| line_amount(l.quantity, l.unit_cost))
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a validated budget line overflowed")))?;
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("a validated budget line overflowed")))?;
     let rows: Vec<BudgetLineRow> = lines
         .iter()
         .zip(amounts)
@@ -347,8 +336,7 @@ pub async fn replace_budget(
             .zip(&rows)
             .map(|(l, r)| (l.category, l.funded_by, r.amount)),
     );
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    run_transaction(db, |conn| {
         async move {
             applications::get(conn, caller.organization_scope(), id).await?;
             let before = applications::lock(conn, id).await?;
@@ -388,7 +376,7 @@ pub async fn replace_budget(
 async fn violations(
     conn: &mut AsyncPgConnection,
     row: &ApplicationRow,
-) -> Result<Vec<Violation>, ApiError> {
+) -> Result<Vec<Violation>, Error> {
     let round_row = rounds::get(conn, row.round_id, true).await?;
     let org_row = organizations::get(conn, Scope::All, row.organization_id).await?;
     violations_of(conn, row, &round_row, &org_row).await
@@ -408,7 +396,7 @@ async fn violations_of(
     row: &ApplicationRow,
     round_row: &RoundRow,
     org_row: &OrganizationRow,
-) -> Result<Vec<Violation>, ApiError> {
+) -> Result<Vec<Violation>, Error> {
     let statuses = quota_statuses();
     let (others, lines) = futures_util::try_join!(
         applications::count_active(conn, row.organization_id, row.round_id, row.id, &statuses),
@@ -425,7 +413,7 @@ fn violations_from(
     org_row: &OrganizationRow,
     others: i64,
     budget_lines: usize,
-) -> Result<Vec<Violation>, ApiError> {
+) -> Result<Vec<Violation>, Error> {
     let round = RoundSpec::from_row(round_row)?;
     let org = OrganizationFacts::from_row(org_row)?;
     let now = Utc::now();
@@ -469,11 +457,7 @@ fn violations_from(
 }
 
 /// Dry run: every rule, nothing changed.
-pub async fn validate(
-    db: &Database,
-    caller: &Caller,
-    id: Uuid,
-) -> Result<Vec<Violation>, ApiError> {
+pub async fn validate(db: &Database, caller: &Caller, id: Uuid) -> Result<Vec<Violation>, Error> {
     let mut conn = db.conn().await?;
     let row = applications::get(&mut conn, caller.organization_scope(), id).await?;
     violations(&mut conn, &row).await
@@ -486,11 +470,11 @@ pub async fn submit(
     db: &Database,
     caller: &Caller,
     id: Uuid,
-) -> Result<(ApplicationRow, Vec<BudgetLineRow>), ApiError> {
+) -> Result<(ApplicationRow, Vec<BudgetLineRow>), Error> {
     let mut conn = db.conn().await?;
     let statuses = quota_statuses();
     let statuses = &statuses;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    in_transaction(&mut conn, |conn| {
         async move {
             let visible = applications::get(conn, caller.organization_scope(), id).await?;
             // One round trip, run by the server in this order: the quota lock (the
@@ -512,13 +496,13 @@ pub async fn submit(
             )?;
             let status: ApplicationStatus = parse_text(&row.status)?;
             if !status.can_become(ApplicationStatus::Submitted) {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "an application that is {status} cannot be submitted"
                 )));
             }
             let v = violations_from(&row, &round_row, &org_row, others, lines.len())?;
             if !v.is_empty() {
-                return Err(ApiError::RuleViolation(v));
+                return Err(Error::RuleViolation(v));
             }
             let now = Utc::now();
             let form = ApplicationUpdateForm {
@@ -556,15 +540,14 @@ pub async fn transition(
     id: Uuid,
     next: ApplicationStatus,
     reason: Option<String>,
-) -> Result<ApplicationRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<ApplicationRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             applications::get(conn, caller.organization_scope(), id).await?;
             let row = applications::lock(conn, id).await?;
             let status: ApplicationStatus = parse_text(&row.status)?;
             if !status.can_become(next) {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "an application that is {status} cannot become {next}"
                 )));
             }
@@ -612,14 +595,14 @@ async fn notify_received(
     row: &ApplicationRow,
     org: &OrganizationRow,
     round: &RoundRow,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let event = notify::Event::ApplicationReceived {
         application_id: row.id,
         title: row.title.clone(),
         organization_name: org.name.clone(),
         round_name: round.name.clone(),
         requested_grant: crate::domain::money::Money::new(row.requested_grant)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored amount: {e}")))?,
+            .map_err(|e| Error::Internal(anyhow::anyhow!("stored amount: {e}")))?,
         submitted_at: row.submitted_at.unwrap_or_else(Utc::now),
     };
     notify::enqueue(conn, to, &event).await?;
@@ -631,7 +614,7 @@ async fn notify_screening(
     conn: &mut AsyncPgConnection,
     row: &ApplicationRow,
     eligible: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let org = organizations::get(conn, Scope::All, row.organization_id).await?;
     let to = notify::recipients_of_organization(conn, row.organization_id).await?;
     let event = notify::Event::ScreeningResult {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::scoped_futures::ScopedFutureExt;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -27,9 +27,9 @@ use crate::domain::lifecycle::ApplicationStatus;
 use crate::domain::money::Money;
 use crate::domain::round::Milestone;
 use crate::domain::violation::Violation;
-use crate::http::error::ApiError;
-use crate::http::views::parse_text;
+use crate::service::error::parse_text;
 use crate::service::rounds::RoundSpec;
+use crate::service::{run_transaction, Error};
 use crate::storage::models::{
     ApplicationRow, ApplicationUpdateForm, GrantInsertForm, GrantRow, GrantUpdateForm,
     MilestoneEventInsertForm, MilestoneEventRow, OrganizationUpdateForm, PayoutInsertForm,
@@ -38,7 +38,7 @@ use crate::storage::models::{
 use crate::storage::schema;
 use crate::storage::{applications, grants, organizations, rounds, Database, Scope};
 
-use crate::http::views::stored_money as money;
+use crate::service::error::stored_money as money;
 
 // ---------------------------------------------------------------- views
 
@@ -67,7 +67,7 @@ pub struct TrancheView {
 }
 
 impl TrancheView {
-    pub fn from_row(t: &TrancheRow) -> Result<Self, ApiError> {
+    pub fn from_row(t: &TrancheRow) -> Result<Self, Error> {
         Ok(Self {
             id: t.id,
             number: t.number,
@@ -114,7 +114,7 @@ pub struct PayoutView {
 }
 
 impl PayoutView {
-    pub fn from_row(p: &PayoutRow, tranche_number: i32) -> Result<Self, ApiError> {
+    pub fn from_row(p: &PayoutRow, tranche_number: i32) -> Result<Self, Error> {
         Ok(Self {
             id: p.id,
             grant_id: p.grant_id,
@@ -152,7 +152,7 @@ pub struct MilestoneView {
 }
 
 impl MilestoneView {
-    fn from_row(m: &MilestoneEventRow) -> Result<Self, ApiError> {
+    fn from_row(m: &MilestoneEventRow) -> Result<Self, Error> {
         Ok(Self {
             milestone: parse_text(&m.milestone)?,
             score: m.score.map(|s| s.normalize()),
@@ -213,7 +213,7 @@ pub async fn views(
     conn: &mut AsyncPgConnection,
     rows: Vec<GrantRow>,
     with_payouts: bool,
-) -> Result<Vec<GrantView>, ApiError> {
+) -> Result<Vec<GrantView>, Error> {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     let ids: Vec<Uuid> = rows.iter().map(|g| g.id).collect();
@@ -333,7 +333,7 @@ pub async fn views(
 }
 
 /// One grant as the caller may see it (others' are 404).
-pub async fn view(db: &Database, scope: Scope, id: Uuid) -> Result<GrantView, ApiError> {
+pub async fn view(db: &Database, scope: Scope, id: Uuid) -> Result<GrantView, Error> {
     let mut conn = db.conn().await?;
     let row = grants::get(&mut conn, scope, id).await?;
     Ok(views(&mut conn, vec![row], true).await?.remove(0))
@@ -343,7 +343,7 @@ pub async fn view(db: &Database, scope: Scope, id: Uuid) -> Result<GrantView, Ap
 pub async fn payout_views(
     conn: &mut AsyncPgConnection,
     rows: &[PayoutRow],
-) -> Result<Vec<PayoutView>, ApiError> {
+) -> Result<Vec<PayoutView>, Error> {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     let ids: Vec<Uuid> = rows.iter().map(|p| p.tranche_id).collect();
@@ -369,24 +369,24 @@ pub async fn create_for_approved(
     actor: Option<&Caller>,
     application: &ApplicationRow,
     round: &RoundSpec,
-) -> Result<GrantRow, ApiError> {
+) -> Result<GrantRow, Error> {
     if application.status != ApplicationStatus::Approved.as_str() {
-        return Err(ApiError::invalid_state(format!(
+        return Err(Error::invalid_state(format!(
             "only an approved application gets a grant; this one is {}",
             application.status
         )));
     }
     let award = application
         .award_amount
-        .ok_or_else(|| ApiError::invalid_state("the application has no award amount"))?;
+        .ok_or_else(|| Error::invalid_state("the application has no award amount"))?;
     let award = money(award)?;
     if award.amount() <= Decimal::ZERO {
-        return Err(ApiError::invalid_state("the award amount is zero"));
+        return Err(Error::invalid_state("the award amount is zero"));
     }
     let mut check = Vec::new();
     crate::domain::round::validate_tranches(&round.tranche_schedule, &mut check);
     if !check.is_empty() {
-        return Err(ApiError::RuleViolation(check));
+        return Err(Error::RuleViolation(check));
     }
     let previous_grant_id = match application.previous_application_id {
         Some(prev) => grants::by_application(conn, prev).await?.map(|g| g.id),
@@ -467,7 +467,7 @@ pub struct MilestoneInput {
 }
 
 impl MilestoneInput {
-    fn check_shape(&self) -> Result<(), ApiError> {
+    fn check_shape(&self) -> Result<(), Error> {
         let mut v = Vec::new();
         match (is_evaluation(self.milestone), self.score) {
             (true, None) => {
@@ -510,7 +510,7 @@ impl MilestoneInput {
         if v.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(v))
+            Err(Error::Validation(v))
         }
     }
 }
@@ -519,9 +519,9 @@ fn move_application(
     form: &mut ApplicationUpdateForm,
     from: ApplicationStatus,
     to: ApplicationStatus,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if !from.can_become(to) {
-        return Err(ApiError::invalid_state(format!(
+        return Err(Error::invalid_state(format!(
             "the application is {from} and cannot become {to}"
         )));
     }
@@ -537,10 +537,9 @@ pub async fn record_milestone(
     caller: &Caller,
     grant_id: Uuid,
     input: MilestoneInput,
-) -> Result<GrantRow, ApiError> {
+) -> Result<GrantRow, Error> {
     input.check_shape()?;
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    run_transaction(db, |conn| {
         async move {
             let visible = grants::get(conn, caller.organization_scope(), grant_id).await?;
             // Lock order: grant, organization, application (submission locks organization first too).
@@ -550,7 +549,7 @@ pub async fn record_milestone(
             let round = RoundSpec::from_row(&rounds::get(conn, before.round_id, true).await?)?;
             let status: GrantStatus = parse_text(&before.status)?;
             if status != GrantStatus::Active {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "the grant is {status}; no more milestones"
                 )));
             }
@@ -561,7 +560,7 @@ pub async fn record_milestone(
                 .collect::<Result<_, _>>()?;
             let expected = next_milestone(&recorded);
             if expected != Some(input.milestone) {
-                return Err(ApiError::invalid_state(match expected {
+                return Err(Error::invalid_state(match expected {
                     Some(e) => format!(
                         "milestones happen in order: {e} comes next, not {}",
                         input.milestone
@@ -573,7 +572,7 @@ pub async fn record_milestone(
             let grade = score.map(grant::grade);
             let passed = score.is_none_or(|s| passes(s, round.rules.evaluation_pass_mark));
             if passed && (input.clawback_amount.is_some() || input.blacklist_years.is_some()) {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     Violation::new(
                         "not_allowed",
                         "clawback_amount and blacklist_years go with a failed evaluation only",
@@ -704,7 +703,7 @@ pub async fn record_milestone(
                 }
                 if let Some(claw) = input.clawback_amount {
                     if claw.amount() > before.paid_total {
-                        return Err(ApiError::RuleViolation(vec![Violation::new(
+                        return Err(Error::RuleViolation(vec![Violation::new(
                             "clawback_limit",
                             "the clawback cannot exceed what was paid",
                         )
@@ -817,11 +816,11 @@ pub struct Idempotency {
 impl Idempotency {
     /// Checks the key (1–200 visible ASCII characters) and digests the request: method, path
     /// and the parsed body in canonical form, so `"5000"` and `"5000.00"` are the same request.
-    pub fn new(key: &str, what: &str, body: &impl Serialize) -> Result<Self, ApiError> {
+    pub fn new(key: &str, what: &str, body: &impl Serialize) -> Result<Self, Error> {
         use sha2::{Digest, Sha256};
         let k = key.trim();
         if k.is_empty() || k.len() > 200 || !k.chars().all(|c| c.is_ascii_graphic()) {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "invalid_idempotency_key",
                 "Idempotency-Key has 1 to 200 visible ASCII characters",
             ));
@@ -829,7 +828,7 @@ impl Idempotency {
         let mut h = Sha256::new();
         h.update(what.as_bytes());
         h.update(b"\n");
-        h.update(serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.into()))?);
+        h.update(serde_json::to_vec(body).map_err(|e| Error::Internal(e.into()))?);
         Ok(Self {
             key: k.to_string(),
             request_hash: h.finalize().to_vec(),
@@ -854,13 +853,13 @@ async fn claim_or_replay(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     idem: &Idempotency,
-) -> Result<Option<Replayable>, ApiError> {
+) -> Result<Option<Replayable>, Error> {
     if grants::claim_key(conn, caller.user_id, &idem.key, &idem.request_hash).await? {
         return Ok(None);
     }
     let stored = grants::find_key(conn, caller.user_id, &idem.key).await?;
     if stored.request_hash != idem.request_hash {
-        return Err(ApiError::Unprocessable {
+        return Err(Error::Unprocessable {
             code: "idempotency_key_reused",
             detail: "this Idempotency-Key was used with another request".into(),
         });
@@ -871,7 +870,7 @@ async fn claim_or_replay(
             body,
             replayed: true,
         })),
-        _ => Err(ApiError::Internal(anyhow::anyhow!(
+        _ => Err(Error::Internal(anyhow::anyhow!(
             "idempotency key without a stored response"
         ))),
     }
@@ -885,9 +884,9 @@ pub async fn request_payout(
     grant_id: Uuid,
     input: PayoutInput,
     idem: Idempotency,
-) -> Result<Replayable, ApiError> {
+) -> Result<Replayable, Error> {
     if input.amount.amount() <= Decimal::ZERO {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             Violation::new("range", "a payout is above 0")
                 .limit("> 0")
                 .actual(input.amount)
@@ -896,15 +895,14 @@ pub async fn request_payout(
     }
     let note = input.note.clone().unwrap_or_default().trim().to_string();
     if note.chars().count() > 2000 {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             Violation::new("length", "note has at most 2000 characters")
                 .limit(2000)
                 .actual(note.chars().count())
                 .field("note"),
         ));
     }
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    run_transaction(db, |conn| {
         async move {
             // The key first: a concurrent twin waits here until this transaction ends.
             if let Some(replay) = claim_or_replay(conn, caller, &idem).await? {
@@ -913,14 +911,14 @@ pub async fn request_payout(
             let visible = grants::get(conn, caller.organization_scope(), grant_id).await?;
             let grant = grants::lock(conn, visible.id).await?;
             if grant.status == GrantStatus::Terminated.as_str() {
-                return Err(ApiError::invalid_state("the grant is terminated"));
+                return Err(Error::invalid_state("the grant is terminated"));
             }
             let tranches = grants::tranches_of(conn, &[grant_id]).await?;
             let tranche = tranches
                 .iter()
                 .find(|t| t.number == input.tranche_number as i32)
                 .ok_or_else(|| {
-                    ApiError::invalid(
+                    Error::invalid(
                         Violation::new("tranche", "the grant has no tranche with this number")
                             .limit(format!("1..{}", tranches.len()))
                             .actual(input.tranche_number)
@@ -928,7 +926,7 @@ pub async fn request_payout(
                     )
                 })?;
             if tranche.status != TrancheStatus::Due.as_str() {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "tranche {} is {}; only a due tranche can be paid out",
                     tranche.number, tranche.status
                 )));
@@ -957,7 +955,7 @@ pub async fn request_payout(
                 );
             }
             if !v.is_empty() {
-                return Err(ApiError::RuleViolation(v));
+                return Err(Error::RuleViolation(v));
             }
             let row = grants::insert_payout(
                 conn,
@@ -992,7 +990,7 @@ pub async fn request_payout(
                 row.amount,
             )
             .await?;
-            let body = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.into()))?;
+            let body = serde_json::to_value(&view).map_err(|e| Error::Internal(e.into()))?;
             grants::save_response(conn, caller.user_id, &idem.key, 201, &body).await?;
             Ok(Replayable {
                 status: 201,
@@ -1028,12 +1026,12 @@ pub async fn decide(
     payout_id: Uuid,
     decision: Decision,
     idem: Option<Idempotency>,
-) -> Result<Replayable, ApiError> {
+) -> Result<Replayable, Error> {
     if let Decision::Paid { value_date, .. } = &decision {
         // A payment already made: its value date is not later than tomorrow (UTC+8 runs ahead).
         let latest = Utc::now().date_naive() + chrono::Days::new(1);
         if *value_date > latest {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 Violation::new(
                     "range",
                     "the value date of a recorded payment is not in the future",
@@ -1044,8 +1042,7 @@ pub async fn decide(
             ));
         }
     }
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    run_transaction(db, |conn| {
         async move {
             if let Some(idem) = &idem {
                 if let Some(replay) = claim_or_replay(conn, caller, idem).await? {
@@ -1062,12 +1059,12 @@ pub async fn decide(
                 Decision::Paid { .. } => PayoutStatus::Paid,
             };
             if !status.can_become(next) {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "a payout that is {status} cannot become {next}"
                 )));
             }
             if next != PayoutStatus::Paid && p.requested_by == caller.user_id {
-                return Err(ApiError::Forbidden {
+                return Err(Error::Forbidden {
                     code: "self_approval_forbidden",
                     detail: "a payout is approved or rejected by a finance user other than the one who requested it".into(),
                 });
@@ -1084,7 +1081,7 @@ pub async fn decide(
                     if grant.status == GrantStatus::Terminated.as_str()
                         || tranche.status != TrancheStatus::Due.as_str()
                     {
-                        return Err(ApiError::invalid_state(format!(
+                        return Err(Error::invalid_state(format!(
                             "tranche {} is {}; only payouts of a due tranche are approved",
                             tranche.number, tranche.status
                         )));
@@ -1094,7 +1091,7 @@ pub async fn decide(
                     if !fits(money(tranche.committed_total)?, money(tranche.amount)?, amount)
                         || !fits(money(grant.committed_total)?, money(grant.amount)?, amount)
                     {
-                        return Err(ApiError::RuleViolation(vec![Violation::new(
+                        return Err(Error::RuleViolation(vec![Violation::new(
                             "tranche_limit",
                             "approved and paid payouts of a tranche never exceed it",
                         )
@@ -1163,7 +1160,7 @@ pub async fn decide(
             )
             .await?;
             let view = PayoutView::from_row(&row, tranche.number)?;
-            let body = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.into()))?;
+            let body = serde_json::to_value(&view).map_err(|e| Error::Internal(e.into()))?;
             if let Some(idem) = &idem {
                 grants::save_response(conn, caller.user_id, &idem.key, 200, &body).await?;
             }

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::domain::grant::PayoutStatus;
 use crate::domain::money::Money;
-use crate::http::error::ApiError;
 use crate::service::grants::{views, GrantView};
+use crate::service::Error;
 use crate::storage::{grants, rounds, Database, Scope};
 
 pub const HEADER: [&str; 14] = [
@@ -59,14 +59,14 @@ pub enum LedgerOf {
     Round(Uuid),
 }
 
-fn sum(vs: &[GrantView], f: impl Fn(&GrantView) -> Money) -> Result<Money, ApiError> {
+fn sum(vs: &[GrantView], f: impl Fn(&GrantView) -> Money) -> Result<Money, Error> {
     // Saturating: a total past Decimal::MAX is refused by Money::new below, not a panic.
     let total: Decimal = crate::domain::arith::saturating_sum(vs.iter().map(|v| f(v).amount()));
-    Money::new(total).map_err(|e| ApiError::Internal(anyhow::anyhow!("ledger total: {e}")))
+    Money::new(total).map_err(|e| Error::Internal(anyhow::anyhow!("ledger total: {e}")))
 }
 
 /// Builds the ledger (finance and admin see every grant).
-pub async fn build(db: &Database, of: LedgerOf) -> Result<Ledger, ApiError> {
+pub async fn build(db: &Database, of: LedgerOf) -> Result<Ledger, Error> {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     let mut conn = db.conn().await?;
@@ -185,9 +185,9 @@ impl Ledger {
 
     /// XLSX: amounts as numbers with two decimals (display only; the totals are computed
     /// exactly in decimal, not by spreadsheet formulas).
-    pub fn to_xlsx(&self) -> Result<Vec<u8>, ApiError> {
+    pub fn to_xlsx(&self) -> Result<Vec<u8>, Error> {
         use rust_xlsxwriter::{Format, Workbook};
-        let err = |e: rust_xlsxwriter::XlsxError| ApiError::Internal(anyhow::anyhow!("xlsx: {e}"));
+        let err = |e: rust_xlsxwriter::XlsxError| Error::Internal(anyhow::anyhow!("xlsx: {e}"));
         let mut wb = Workbook::new();
         let ws = wb.add_worksheet();
         ws.set_name("ledger").map_err(err)?;

@@ -4,22 +4,48 @@
 pub mod applications;
 pub mod audit_trail;
 pub mod demo;
+pub mod error;
 pub mod grants;
 pub mod ledger;
 pub mod notices;
 pub mod organizations;
 pub mod outbox;
+pub mod portal;
 pub mod review;
 pub mod rounds;
+pub mod sessions;
 pub mod users;
 
-use diesel_async::AsyncPgConnection;
+use diesel_async::scoped_futures::ScopedBoxFuture;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use error::{Error, Result};
+
 use crate::auth::Caller;
-use crate::http::error::ApiError;
 use crate::storage::models::AuditEventInsertForm;
+use crate::storage::Database;
+
+/// Runs `work` in one transaction on a pooled connection: committed when it returns `Ok`, rolled
+/// back on any error, so a refusal never leaves half a change behind.
+pub async fn run_transaction<'a, T, F>(db: &Database, work: F) -> Result<T>
+where
+    F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> ScopedBoxFuture<'a, 'r, Result<T>> + Send + 'a,
+    T: Send + 'a,
+{
+    let mut conn = db.conn().await?;
+    in_transaction(&mut conn, work).await
+}
+
+/// `run_transaction` on a connection the caller already holds (it has read something first).
+pub async fn in_transaction<'a, T, F>(conn: &mut AsyncPgConnection, work: F) -> Result<T>
+where
+    F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> ScopedBoxFuture<'a, 'r, Result<T>> + Send + 'a,
+    T: Send + 'a,
+{
+    conn.transaction::<T, Error, F>(work).await
+}
 
 /// Appends an audit event in the current transaction.
 pub async fn audit<B: Serialize, A: Serialize>(
@@ -30,7 +56,7 @@ pub async fn audit<B: Serialize, A: Serialize>(
     entity_id: Uuid,
     before: Option<&B>,
     after: Option<&A>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let event = audit_event(actor, action, entity_type, entity_id, before, after);
     crate::storage::audit(conn, &event).await?;
     Ok(())

@@ -10,18 +10,18 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::domain::round::Milestone;
 use crate::domain::user::Role;
-use crate::http::error::ApiError;
 use crate::notify::{self, EvaluationStage, Event};
+use crate::service::Error;
 use crate::storage::models::{ApplicationRow, GrantRow, RoundRow};
 use crate::storage::{applications, grants, organizations, Scope};
 
-use crate::http::views::stored_money as money;
+use crate::service::error::stored_money as money;
 
 /// The grant's project title and organization name.
 async fn grant_names(
     conn: &mut AsyncPgConnection,
     grant: &GrantRow,
-) -> Result<(String, String), ApiError> {
+) -> Result<(String, String), Error> {
     let app = applications::get(conn, Scope::All, grant.application_id).await?;
     let org = organizations::get(conn, Scope::All, grant.organization_id).await?;
     Ok((app.title, org.name))
@@ -32,7 +32,7 @@ pub async fn reviewers_assigned(
     conn: &mut AsyncPgConnection,
     round: &RoundRow,
     per_reviewer: &[(Uuid, u32)],
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     for (reviewer, count) in per_reviewer {
         if let Some(to) = notify::recipient_user(conn, *reviewer).await? {
             notify::enqueue(
@@ -59,7 +59,7 @@ pub async fn public_notice(
     funded_count: u32,
     total: Decimal,
     notice_until: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let mut seen = std::collections::HashSet::new();
     for org in organization_ids {
         if !seen.insert(*org) {
@@ -88,7 +88,7 @@ pub async fn award_decision(
     round: &RoundRow,
     app: &ApplicationRow,
     amount: Option<Decimal>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let org = organizations::get(conn, Scope::All, app.organization_id).await?;
     let to = notify::recipients_of_organization(conn, app.organization_id).await?;
     notify::enqueue(
@@ -116,7 +116,7 @@ pub async fn payout_awaiting_approval(
     grant_id: Uuid,
     tranche_no: i32,
     amount: Decimal,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let grant = grants::get(conn, Scope::All, grant_id).await?;
     let (title, org) = grant_names(conn, &grant).await?;
     let to = notify::recipients_with_role(conn, Role::Finance, Some(requester.user_id)).await?;
@@ -145,7 +145,7 @@ pub async fn payout_paid(
     tranche_no: i32,
     amount: Decimal,
     paid_on: NaiveDate,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let grant = grants::get(conn, Scope::All, grant_id).await?;
     let (title, org) = grant_names(conn, &grant).await?;
     let to = notify::recipients_of_organization(conn, grant.organization_id).await?;
@@ -173,7 +173,7 @@ pub async fn evaluation_result(
     milestone: Milestone,
     passed: bool,
     comment: Option<String>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let stage = match milestone {
         Milestone::MidTermEvaluation => EvaluationStage::MidTerm,
         Milestone::FinalEvaluation => EvaluationStage::Final,
@@ -204,7 +204,7 @@ pub async fn termination(
     grant_id: Uuid,
     reason: String,
     effective_on: NaiveDate,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let grant = grants::get(conn, Scope::All, grant_id).await?;
     let (title, org) = grant_names(conn, &grant).await?;
     let mut to = notify::recipients_of_organization(conn, grant.organization_id).await?;

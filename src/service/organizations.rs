@@ -1,6 +1,5 @@
 use chrono::{NaiveDate, Utc};
 use diesel_async::scoped_futures::ScopedFutureExt;
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -9,7 +8,7 @@ use crate::domain::rating::{
     check_rating, AssessmentResult, PartyBuildingStatus, Rating, RatingCaps,
 };
 use crate::domain::violation::Violation;
-use crate::http::error::ApiError;
+use crate::service::{run_transaction, Error};
 use crate::storage::models::{OrganizationInsertForm, OrganizationRow, OrganizationUpdateForm};
 use crate::storage::{organizations, Database, Scope};
 
@@ -34,8 +33,8 @@ pub struct OrganizationFacts {
 }
 
 impl OrganizationFacts {
-    pub fn from_row(r: &OrganizationRow) -> Result<Self, ApiError> {
-        use crate::http::views::parse_text;
+    pub fn from_row(r: &OrganizationRow) -> Result<Self, Error> {
+        use crate::service::error::parse_text;
         Ok(Self {
             name: r.name.clone(),
             credit_code: r.credit_code.clone(),
@@ -57,7 +56,7 @@ impl OrganizationFacts {
 
     /// Every registry rule at once: validation problems (422 `validation_failed`) first, then
     /// the rating cap of rule 4 (422 `rule_violation`).
-    pub fn check(&self, caps: &RatingCaps) -> Result<(), ApiError> {
+    pub fn check(&self, caps: &RatingCaps) -> Result<(), Error> {
         let mut v = Vec::new();
         if self.name.trim().is_empty() || self.name.chars().count() > 200 {
             v.push(
@@ -153,7 +152,7 @@ impl OrganizationFacts {
             );
         }
         if !v.is_empty() {
-            return Err(ApiError::Validation(v));
+            return Err(Error::Validation(v));
         }
         if let Err((cap, requested)) = check_rating(
             self.rating,
@@ -161,7 +160,7 @@ impl OrganizationFacts {
             self.party_assessment,
             caps,
         ) {
-            return Err(ApiError::RuleViolation(vec![Violation::new(
+            return Err(Error::RuleViolation(vec![Violation::new(
                 "rating_cap",
                 format!(
                     "rating {requested} is above the cap {}: {}",
@@ -234,11 +233,10 @@ pub async fn create(
     db: &Database,
     facts: OrganizationFacts,
     actor: Option<&Caller>,
-) -> Result<OrganizationRow, ApiError> {
+) -> Result<OrganizationRow, Error> {
     facts.check(&RatingCaps::default())?;
     let form = facts.insert_form();
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    run_transaction(db, |conn| {
         async move {
             let row = organizations::insert(conn, &form).await?;
             super::audit(
@@ -265,9 +263,8 @@ pub async fn update(
     id: Uuid,
     actor: &Caller,
     change: impl FnOnce(&mut OrganizationFacts) + Send,
-) -> Result<OrganizationRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<OrganizationRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             // Visibility first (404 for others' organizations), then lock for the update.
             organizations::get(conn, scope, id).await?;

@@ -1,21 +1,19 @@
 //! Admin actions on the email outbox.
 
 use diesel_async::scoped_futures::ScopedFutureExt;
-use diesel_async::AsyncConnection;
 
 use crate::auth::Caller;
-use crate::http::error::ApiError;
+use crate::service::{run_transaction, Error};
 use crate::storage::models::OutboxRow;
 use crate::storage::{outbox, Database};
 
 /// Puts a `failed` message back in the queue (due now, attempts reset), audited.
-pub async fn retry(db: &Database, caller: &Caller, id: i64) -> Result<OutboxRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+pub async fn retry(db: &Database, caller: &Caller, id: i64) -> Result<OutboxRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             let before = outbox::lock(conn, id).await?;
             if before.status != "failed" {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "only a failed message can be retried; this one is {}",
                     before.status
                 )));

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Duration, Utc};
 use diesel_async::scoped_futures::ScopedFutureExt;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -21,9 +21,9 @@ use crate::domain::review::{
 };
 use crate::domain::user::Role;
 use crate::domain::violation::Violation;
-use crate::http::error::ApiError;
-use crate::http::views::parse_text;
+use crate::service::error::parse_text;
 use crate::service::rounds::RoundSpec;
+use crate::service::{run_transaction, Error};
 use crate::storage::models::{
     ApplicationRow, ApplicationUpdateForm, AssignmentInsertForm, AssignmentRow,
     AssignmentUpdateForm, AwardDecisionRow, AwardObjectionRow, AwardRow, PanelMemberRow, RoundRow,
@@ -31,7 +31,7 @@ use crate::storage::models::{
 };
 use crate::storage::{applications, organizations, review, rounds, users, Database, Scope};
 
-fn round_status(row: &RoundRow) -> Result<RoundStatus, ApiError> {
+fn round_status(row: &RoundRow) -> Result<RoundStatus, Error> {
     parse_text(&row.status)
 }
 
@@ -42,9 +42,8 @@ pub async fn add_reviewer(
     round_id: Uuid,
     reviewer_id: Uuid,
     affiliations: Vec<Uuid>,
-) -> Result<PanelMemberRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<PanelMemberRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             let round = rounds::lock(conn, round_id).await?;
             let status = round_status(&round)?;
@@ -52,7 +51,7 @@ pub async fn add_reviewer(
                 status,
                 RoundStatus::Draft | RoundStatus::Decided | RoundStatus::Archived
             ) {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "a panel is formed for an open, closed or reviewing round; this one is {status}"
                 )));
             }
@@ -92,7 +91,7 @@ pub async fn add_reviewer(
                 }
             }
             if !v.is_empty() {
-                return Err(ApiError::Validation(v));
+                return Err(Error::Validation(v));
             }
             let mut affiliations: Vec<Uuid> = unique.into_iter().collect();
             affiliations.sort();
@@ -115,7 +114,7 @@ pub async fn add_reviewer(
                 }
                 let app = applications::get(conn, Scope::All, a.application_id).await?;
                 if orgs.contains(&app.organization_id) {
-                    return Err(ApiError::RuleViolation(vec![Violation::new(
+                    return Err(Error::RuleViolation(vec![Violation::new(
                         "reviewer_affiliated",
                         "the reviewer is already assigned to an application of an affiliated organization; recuse it first",
                     )
@@ -140,7 +139,7 @@ pub async fn add_reviewer(
     .await
 }
 
-pub async fn panel(db: &Database, round_id: Uuid) -> Result<Vec<PanelMemberRow>, ApiError> {
+pub async fn panel(db: &Database, round_id: Uuid) -> Result<Vec<PanelMemberRow>, Error> {
     let mut conn = db.conn().await?;
     rounds::get(&mut conn, round_id, true).await?;
     Ok(review::members(&mut conn, round_id).await?)
@@ -174,14 +173,13 @@ pub async fn assign(
     caller: &Caller,
     round_id: Uuid,
     mode: AssignMode,
-) -> Result<AssignOutcome, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<AssignOutcome, Error> {
+    run_transaction(db, |conn| {
         async move {
             let round_row = rounds::lock(conn, round_id).await?;
             let status = round_status(&round_row)?;
             if !matches!(status, RoundStatus::Closed | RoundStatus::Reviewing) {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "reviewers are assigned once the round is closed; this one is {status}"
                 )));
             }
@@ -205,7 +203,7 @@ pub async fn assign(
                 AssignMode::Auto { per_application } => {
                     let k = per_application.unwrap_or(spec.rules.min_reviewers);
                     if k == 0 || k > 50 {
-                        return Err(ApiError::invalid(
+                        return Err(Error::invalid(
                             Violation::new("range", "reviewers_per_application is 1 to 50")
                                 .limit("1..50")
                                 .actual(k)
@@ -307,7 +305,7 @@ fn check_manual(
     apps: &[ApplicationRow],
     panel: &[PanelReviewer],
     existing: &[AssignmentRow],
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let mut v = Vec::new();
     let by_id: HashMap<Uuid, &ApplicationRow> = apps.iter().map(|a| (a.id, a)).collect();
     let taken: HashSet<(Uuid, Uuid)> = existing
@@ -370,7 +368,7 @@ fn check_manual(
     if v.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::RuleViolation(v))
+        Err(Error::RuleViolation(v))
     }
 }
 
@@ -432,14 +430,14 @@ pub fn sheet_from_json(keys: &[&str], json: &[u8]) -> anyhow::Result<Vec<Option<
     Ok(scores)
 }
 
-pub fn scores_from_json(v: &serde_json::Value) -> Result<BTreeMap<String, Decimal>, ApiError> {
+pub fn scores_from_json(v: &serde_json::Value) -> Result<BTreeMap<String, Decimal>, Error> {
     let raw = <BTreeMap<String, String> as serde::Deserialize>::deserialize(v)
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|e| Error::Internal(e.into()))?;
     raw.into_iter()
         .map(|(k, s)| {
             s.parse::<Decimal>()
                 .map(|d| (k, d))
-                .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored score: {e}")))
+                .map_err(|e| Error::Internal(anyhow::anyhow!("stored score: {e}")))
         })
         .collect()
 }
@@ -462,7 +460,7 @@ async fn own_assignment(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     id: Uuid,
-) -> Result<(AssignmentRow, RoundRow), ApiError> {
+) -> Result<(AssignmentRow, RoundRow), Error> {
     let reviewer = (caller.role == Role::Reviewer).then_some(caller.user_id);
     let visible = review::get_assignment(conn, id, reviewer).await?;
     // One round trip for both (an assignment's round never changes).
@@ -473,10 +471,10 @@ async fn own_assignment(
     Ok((row, round))
 }
 
-fn require_reviewing(round: &RoundRow) -> Result<(), ApiError> {
+fn require_reviewing(round: &RoundRow) -> Result<(), Error> {
     let status = round_status(round)?;
     if status != RoundStatus::Reviewing {
-        return Err(ApiError::invalid_state(format!(
+        return Err(Error::invalid_state(format!(
             "scores change only while the round is reviewing; it is {status}"
         )));
     }
@@ -490,15 +488,14 @@ pub async fn save_scores(
     id: Uuid,
     scores: BTreeMap<String, Decimal>,
     comment: Option<String>,
-) -> Result<AssignmentRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<AssignmentRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             let (row, round) = own_assignment(conn, caller, id).await?;
             require_reviewing(&round)?;
             let status: AssignmentStatus = parse_text(&row.status)?;
             if status != AssignmentStatus::Assigned {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "the assignment is {status}: scores are locked"
                 )));
             }
@@ -516,7 +513,7 @@ pub async fn save_scores(
                 }
             }
             if !v.is_empty() {
-                return Err(ApiError::Validation(v));
+                return Err(Error::Validation(v));
             }
             let after = scores_to_json(&scores);
             let event = super::audit_event(
@@ -551,15 +548,14 @@ pub async fn submit_scores(
     db: &Database,
     caller: &Caller,
     id: Uuid,
-) -> Result<AssignmentRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<AssignmentRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             let (row, round) = own_assignment(conn, caller, id).await?;
             require_reviewing(&round)?;
             let status: AssignmentStatus = parse_text(&row.status)?;
             if status != AssignmentStatus::Assigned {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "an assignment that is {status} cannot be submitted"
                 )));
             }
@@ -567,7 +563,7 @@ pub async fn submit_scores(
             let scores = scores_from_json(&row.scores)?;
             let v = check_scores(&spec.rubric, &spec.party_points, &scores, true);
             if !v.is_empty() {
-                return Err(ApiError::RuleViolation(v));
+                return Err(Error::RuleViolation(v));
             }
             let now = Utc::now();
             let updated = review::update_assignment(
@@ -604,14 +600,13 @@ pub async fn reopen(
     caller: &Caller,
     id: Uuid,
     reason: String,
-) -> Result<AssignmentRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<AssignmentRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             let (row, round) = own_assignment(conn, caller, id).await?;
             require_reviewing(&round)?;
             if row.status != AssignmentStatus::Submitted.as_str() {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "only a submitted score sheet can be reopened; this one is {}",
                     row.status
                 )));
@@ -651,19 +646,18 @@ pub async fn declare_conflict(
     caller: &Caller,
     id: Uuid,
     reason: String,
-) -> Result<AssignmentRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<AssignmentRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             let (row, round) = own_assignment(conn, caller, id).await?;
             let rs = round_status(&round)?;
             if !matches!(rs, RoundStatus::Closed | RoundStatus::Reviewing) {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "conflicts are declared while the round is under review; it is {rs}"
                 )));
             }
             if row.status == AssignmentStatus::Recused.as_str() {
-                return Err(ApiError::invalid_state("the assignment is already recused"));
+                return Err(Error::invalid_state("the assignment is already recused"));
             }
             let updated = review::update_assignment(
                 conn,
@@ -716,7 +710,7 @@ pub struct RoundRanking {
 pub async fn ranking(
     conn: &mut AsyncPgConnection,
     round_row: &RoundRow,
-) -> Result<RoundRanking, ApiError> {
+) -> Result<RoundRanking, Error> {
     let spec = RoundSpec::from_row(round_row)?;
     let statuses = [
         ApplicationStatus::UnderReview,
@@ -790,12 +784,12 @@ pub async fn ranking(
     })
 }
 
-pub async fn round_ranking(db: &Database, round_id: Uuid) -> Result<RoundRanking, ApiError> {
+pub async fn round_ranking(db: &Database, round_id: Uuid) -> Result<RoundRanking, Error> {
     let mut conn = db.conn().await?;
     let round = rounds::get(&mut conn, round_id, true).await?;
     let status = round_status(&round)?;
     if matches!(status, RoundStatus::Draft | RoundStatus::Open) {
-        return Err(ApiError::invalid_state(format!(
+        return Err(Error::invalid_state(format!(
             "a round is ranked once it is closed; this one is {status}"
         )));
     }
@@ -814,7 +808,7 @@ pub struct AwardPlan {
     pub allocation: Allocation,
 }
 
-fn plan(ranking: RoundRanking, adjustments: &[Adjustment]) -> Result<AwardPlan, ApiError> {
+fn plan(ranking: RoundRanking, adjustments: &[Adjustment]) -> Result<AwardPlan, Error> {
     let mut v = Vec::new();
     let mut adjusted: HashMap<Uuid, Decimal> = HashMap::new();
     for (i, a) in adjustments.iter().enumerate() {
@@ -855,7 +849,7 @@ fn plan(ranking: RoundRanking, adjustments: &[Adjustment]) -> Result<AwardPlan, 
         }
     }
     if !v.is_empty() {
-        return Err(ApiError::Validation(v));
+        return Err(Error::Validation(v));
     }
     let candidates: Vec<AwardCandidate> = ranking
         .ranking
@@ -886,7 +880,7 @@ pub async fn preview(
     db: &Database,
     round_id: Uuid,
     adjustments: &[Adjustment],
-) -> Result<AwardPlan, ApiError> {
+) -> Result<AwardPlan, Error> {
     plan(round_ranking(db, round_id).await?, adjustments)
 }
 
@@ -897,20 +891,19 @@ pub async fn publish(
     caller: &Caller,
     round_id: Uuid,
     adjustments: Vec<Adjustment>,
-) -> Result<(AwardDecisionRow, AwardPlan), ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<(AwardDecisionRow, AwardPlan), Error> {
+    run_transaction(db, |conn| {
         async move {
             let round = rounds::lock(conn, round_id).await?;
             let status = round_status(&round)?;
             if status != RoundStatus::Reviewing {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "awards are decided while the round is reviewing; it is {status}"
                 )));
             }
             let previous = review::decision(conn, round_id).await?;
             if previous.as_ref().is_some_and(|d| d.status == "final") {
-                return Err(ApiError::invalid_state("the award decision is already final"));
+                return Err(Error::invalid_state("the award decision is already final"));
             }
             let plan = plan(ranking(conn, &round).await?, &adjustments)?;
             let now = Utc::now();
@@ -1000,21 +993,20 @@ pub async fn record_objection(
     application_id: Option<Uuid>,
     objection: String,
     resolution: Option<String>,
-) -> Result<AwardObjectionRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<AwardObjectionRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             rounds::lock(conn, round_id).await?;
             let decision = review::decision(conn, round_id).await?;
             if decision.as_ref().map(|d| d.status.as_str()) != Some("public_notice") {
-                return Err(ApiError::invalid_state(
+                return Err(Error::invalid_state(
                     "objections are recorded during the public notice of an award decision",
                 ));
             }
             if let Some(app) = application_id {
                 let a = applications::get(conn, Scope::All, app).await;
                 if !a.is_ok_and(|a| a.round_id == round_id) {
-                    return Err(ApiError::invalid(
+                    return Err(Error::invalid(
                         Violation::new("reference", "no such application in this round")
                             .actual(app)
                             .field("application_id"),
@@ -1060,26 +1052,25 @@ pub async fn finalize(
     db: &Database,
     caller: &Caller,
     round_id: Uuid,
-) -> Result<AwardDecisionRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<AwardDecisionRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             let round = rounds::lock(conn, round_id).await?;
             let status = round_status(&round)?;
             let decision = review::decision(conn, round_id).await?;
             let Some(decision) = decision.filter(|d| d.status == "public_notice") else {
-                return Err(ApiError::invalid_state(
+                return Err(Error::invalid_state(
                     "there is no award decision in public notice to finalize",
                 ));
             };
             if status != RoundStatus::Reviewing {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "the round is {status}, not reviewing"
                 )));
             }
             let now = Utc::now();
             if now < decision.notice_until {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "the public notice runs until {}",
                     decision.notice_until.to_rfc3339()
                 )));
@@ -1087,7 +1078,7 @@ pub async fn finalize(
             let lines = review::award_lines(conn, round_id).await?;
             let total = crate::domain::arith::saturating_sum(lines.iter().map(|l| l.amount));
             if total > round.total_pool || total != decision.total_awarded {
-                return Err(ApiError::Internal(anyhow::anyhow!(
+                return Err(Error::Internal(anyhow::anyhow!(
                     "award lines add up to {total}, decision says {}",
                     decision.total_awarded
                 )));
@@ -1169,7 +1160,7 @@ async fn on_approved(
     caller: &Caller,
     application: &ApplicationRow,
     round: &RoundRow,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let spec = RoundSpec::from_row(round)?;
     crate::service::grants::create_for_approved(conn, Some(caller), application, &spec).await?;
     Ok(())

@@ -1,6 +1,5 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::scoped_futures::ScopedFutureExt;
-use diesel_async::AsyncConnection;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -12,8 +11,8 @@ use crate::domain::round::{
     TrancheSpec,
 };
 use crate::domain::violation::Violation;
-use crate::http::error::ApiError;
-use crate::http::views::parse_text;
+use crate::service::error::parse_text;
+use crate::service::{run_transaction, Error};
 use crate::storage::models::{RoundInsertForm, RoundRow, RoundUpdateForm};
 use crate::storage::{rounds, Database};
 
@@ -37,15 +36,15 @@ pub struct RoundSpec {
     pub tranche_schedule: Vec<TrancheSpec>,
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, ApiError> {
+fn from_json<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, Error> {
     serde_json::from_value(v.clone())
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored round document: {e}")))
+        .map_err(|e| Error::Internal(anyhow::anyhow!("stored round document: {e}")))
 }
 
-use crate::http::views::stored_money as money;
+use crate::service::error::stored_money as money;
 
 impl RoundSpec {
-    pub fn from_row(r: &RoundRow) -> Result<Self, ApiError> {
+    pub fn from_row(r: &RoundRow) -> Result<Self, Error> {
         Ok(Self {
             name: r.name.clone(),
             year: r.year,
@@ -65,7 +64,7 @@ impl RoundSpec {
         })
     }
 
-    pub fn validate(&self) -> Result<(), ApiError> {
+    pub fn validate(&self) -> Result<(), Error> {
         let mut v = Vec::new();
         let n = self.name.trim().chars().count();
         if n == 0 || n > 200 {
@@ -144,7 +143,7 @@ impl RoundSpec {
         if v.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(v))
+            Err(Error::Validation(v))
         }
     }
 
@@ -179,7 +178,7 @@ impl RoundSpec {
     }
 }
 
-pub async fn create(db: &Database, spec: RoundSpec, actor: &Caller) -> Result<RoundRow, ApiError> {
+pub async fn create(db: &Database, spec: RoundSpec, actor: &Caller) -> Result<RoundRow, Error> {
     spec.validate()?;
     let form = RoundInsertForm {
         id: Uuid::new_v4(),
@@ -205,8 +204,7 @@ pub async fn create(db: &Database, spec: RoundSpec, actor: &Caller) -> Result<Ro
         tranche_schedule: RoundSpec::json(&spec.tranche_schedule),
         created_by: actor.user_id,
     };
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    run_transaction(db, |conn| {
         async move {
             let row = rounds::insert(conn, &form).await?;
             super::audit(
@@ -231,14 +229,13 @@ pub async fn update(
     db: &Database,
     id: Uuid,
     actor: &Caller,
-    change: impl FnOnce(&mut RoundSpec) -> Result<(), ApiError> + Send,
-) -> Result<RoundRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    change: impl FnOnce(&mut RoundSpec) -> Result<(), Error> + Send,
+) -> Result<RoundRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             let before = rounds::lock(conn, id).await?;
             if before.status != RoundStatus::Draft.as_str() {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "a round can be changed only as a draft; this one is {}",
                     before.status
                 )));
@@ -270,14 +267,13 @@ pub async fn transition(
     id: Uuid,
     next: RoundStatus,
     actor: &Caller,
-) -> Result<RoundRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<RoundRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             let before = rounds::lock(conn, id).await?;
             let current: RoundStatus = parse_text(&before.status)?;
             if !current.can_become(next) {
-                return Err(ApiError::invalid_state(format!(
+                return Err(Error::invalid_state(format!(
                     "a round that is {current} cannot become {next}"
                 )));
             }

@@ -1,5 +1,4 @@
 use diesel_async::scoped_futures::ScopedFutureExt;
-use diesel_async::AsyncConnection;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -8,7 +7,7 @@ use crate::auth::Caller;
 use crate::config::AuthSettings;
 use crate::domain::user::{EmailAddress, Language, Password, Role};
 use crate::domain::violation::Violation;
-use crate::http::error::ApiError;
+use crate::service::{run_transaction, Error};
 use crate::storage::models::{UserInsertForm, UserRow, UserUpdateForm};
 use crate::storage::{users, Database};
 
@@ -26,7 +25,7 @@ pub async fn create(
     auth: &AuthSettings,
     input: NewUserInput,
     actor: Option<&Caller>,
-) -> Result<UserRow, ApiError> {
+) -> Result<UserRow, Error> {
     let mut violations = Vec::new();
     let email = EmailAddress::parse(&input.email)
         .map_err(|m| violations.push(Violation::new("email", m).field("email")))
@@ -66,10 +65,10 @@ pub async fn create(
         _ => {}
     }
     let (Some(email), Some(password)) = (email, password) else {
-        return Err(ApiError::Validation(violations));
+        return Err(Error::Validation(violations));
     };
     if !violations.is_empty() {
-        return Err(ApiError::Validation(violations));
+        return Err(Error::Validation(violations));
     }
     let hash = password::hash(password.expose().to_string(), HashParams::from(auth)).await?;
     let form = UserInsertForm {
@@ -82,8 +81,7 @@ pub async fn create(
         password_hash: hash,
         active: true,
     };
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+    run_transaction(db, |conn| {
         async move {
             let row = users::insert(conn, &form).await?;
             super::audit(
@@ -108,12 +106,15 @@ pub async fn update(
     id: Uuid,
     form: UserUpdateForm,
     actor: &Caller,
-) -> Result<UserRow, ApiError> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, ApiError, _>(|conn| {
+) -> Result<UserRow, Error> {
+    run_transaction(db, |conn| {
         async move {
             let before = users::get(conn, id).await?;
             let row = users::update(conn, id, &form).await?;
+            // Deactivation signs the user out of every browser at once.
+            if form.active == Some(false) {
+                crate::storage::sessions::delete_for_user(conn, id).await?;
+            }
             super::audit(
                 conn,
                 Some(actor),

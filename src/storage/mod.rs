@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod review;
 pub mod rounds;
 pub mod schema;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 

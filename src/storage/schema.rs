@@ -52,6 +52,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    web_sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        digest -> Bytea,
+        csrf_token -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_failures (id) {
         id -> Int8,
         email_lower -> Text,
@@ -332,6 +344,7 @@ diesel::table! {
 
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(web_sessions -> users (user_id));
 diesel::joinable!(applications -> rounds (round_id));
 diesel::joinable!(applications -> organizations (organization_id));
 diesel::joinable!(budget_lines -> applications (application_id));
@@ -352,6 +365,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_tokens,
     login_failures,
+    web_sessions,
     rounds,
     applications,
     budget_lines,

@@ -75,7 +75,7 @@ pub async fn funded_grant(
     let award: rust_decimal::Decimal = award.parse().unwrap();
     let mut conn = app.db.conn().await.unwrap();
     let grant = conn
-        .transaction::<_, gongyi::http::error::ApiError, _>(|conn| {
+        .transaction::<_, gongyi::service::Error, _>(|conn| {
             async move {
                 for s in ["closed", "reviewing", "decided"] {
                     diesel::update(rounds::table.find(round_id))

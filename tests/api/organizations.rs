@@ -69,7 +69,22 @@ async fn bad_inputs_get_their_codes_and_write_nothing() {
         .await;
     assert_eq!((r.status, r.code()), (422, "validation_failed"));
     assert_eq!(r.rules(), vec!["credit_code"]);
+    // Chinese unless the client asks for English.
     assert!(r.body["violations"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("校验码"));
+    let en = app
+        .send(
+            app.client
+                .post(app.url("/organizations"))
+                .bearer_auth(&admin)
+                .header("accept-language", "en-US,en;q=0.9")
+                .json(&new_org(&code)),
+        )
+        .await;
+    assert_eq!(en.code(), "validation_failed");
+    assert!(en.body["violations"][0]["message"]
         .as_str()
         .unwrap()
         .contains("check character"));
@@ -113,7 +128,7 @@ async fn bad_inputs_get_their_codes_and_write_nothing() {
     assert!(r.body["violations"][0]["message"]
         .as_str()
         .unwrap()
-        .contains("unknown field"));
+        .contains("不允许的字段"));
     let mut body = new_org(&valid_code("52"));
     body["party_member_count"] = json!("many");
     let r = app.post("/organizations", Some(&admin), body).await;

@@ -115,7 +115,8 @@ impl ApplicationView {
             end_date: r.end_date,
             requested_grant: money(r.requested_grant)?,
             co_funding: money(r.co_funding)?,
-            team: serde_json::from_value(r.team).map_err(|e| ApiError::Internal(e.into()))?,
+            team: serde_json::from_value(r.team)
+                .map_err(|e| ApiError::from(crate::service::Error::Internal(e.into())))?,
             party_activity_count: r.party_activity_count,
             party_activity_description: r.party_activity_description,
             red_project: r.red_project,

@@ -1,18 +1,14 @@
 use actix_web::{post, web, HttpResponse};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 use validator::Validate;
 
-use crate::auth::password::{self, HashParams};
-use crate::auth::token;
-use crate::http::error::{ApiError, ApiResult, Problem};
+use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::ValidJson;
 use crate::http::views::UserView;
 use crate::http::AppState;
-use crate::storage::models::ApiTokenInsertForm;
-use crate::storage::{tokens, users};
+use crate::service::sessions;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -49,58 +45,12 @@ pub async fn login(
     body: ValidJson<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let LoginRequest { email, password } = body.0;
-    let email_lower = email.trim().to_lowercase();
     let auth = &state.settings.auth;
-    let now = Utc::now();
-    let window = Duration::minutes(auth.login_failure_window_minutes);
-
-    let mut conn = state.db.conn().await?;
-    let (failures, oldest) =
-        tokens::recent_login_failures(&mut conn, &email_lower, now - window).await?;
-    if failures >= auth.login_max_failures {
-        let retry = oldest
-            .map(|t| (t + window - now).num_seconds().max(1))
-            .unwrap_or(60);
-        return Err(ApiError::TooManyRequests {
-            retry_after_secs: retry as u64,
-        });
-    }
-    let user = users::find_by_email(&mut conn, &email_lower)
-        .await?
-        .filter(|u| u.active);
-    // Release the connection while hashing; nobody else should wait on our CPU work.
-    drop(conn);
-
-    let params = HashParams::from(auth);
-    let stored = match &user {
-        Some(u) => u.password_hash.clone(),
-        None => password::dummy_hash(params).to_string(),
-    };
-    let matches = password::verify(password, stored).await? && user.is_some();
-
-    let mut conn = state.db.conn().await?;
-    let Some(user) = user.filter(|_| matches) else {
-        tokens::record_login_failure(&mut conn, &email_lower).await?;
-        return Err(ApiError::InvalidCredentials);
-    };
-    tokens::clear_login_failures(&mut conn, &email_lower).await?;
-    let issued = token::generate();
-    let expires_at = now + Duration::minutes(auth.session_ttl_minutes);
-    tokens::insert(
-        &mut conn,
-        &ApiTokenInsertForm {
-            id: Uuid::new_v4(),
-            user_id: user.id,
-            kind: "session".into(),
-            name: "session".into(),
-            digest: issued.digest,
-            expires_at: Some(expires_at),
-        },
-    )
-    .await?;
+    let user = sessions::check_credentials(&state.db, auth, &email, password).await?;
+    let (token, expires_at) = sessions::issue_session_token(&state.db, auth, &user).await?;
     tracing::info!(user_id = %user.id, "signed in");
     Ok(HttpResponse::Ok().json(LoginResponse {
-        token: issued.plaintext,
+        token,
         token_type: "Bearer",
         expires_at,
         user: UserView::from_row(user)?,

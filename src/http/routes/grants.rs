@@ -171,7 +171,7 @@ pub(crate) fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
 /// Sends a (possibly replayed) answer; a replay says so in `Idempotent-Replayed: true`.
 pub(crate) fn replayable(out: svc::Replayable) -> ApiResult<HttpResponse> {
     let status = actix_web::http::StatusCode::from_u16(out.status)
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|e| ApiError::from(crate::service::Error::Internal(e.into())))?;
     let mut res = HttpResponse::build(status);
     if out.replayed {
         res.insert_header(("Idempotent-Replayed", "true"));

@@ -25,7 +25,7 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     state.db.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
-        ApiError::Unavailable
+        ApiError::from(crate::service::Error::Unavailable)
     })?;
     Ok(HttpResponse::Ok().json(Health { status: "ready" }))
 }

@@ -125,6 +125,6 @@ pub async fn revoke_token(
     if tokens::revoke(&mut conn, caller.user_id, path.into_inner(), Utc::now()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
-        Err(ApiError::NotFound)
+        Err(ApiError::from(crate::service::Error::NotFound))
     }
 }

@@ -1,6 +1,6 @@
 use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
@@ -19,11 +19,7 @@ use crate::storage::models::OrganizationRow;
 use crate::storage::organizations::{self, OrganizationFilter};
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-pub(crate) fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
+pub(crate) use crate::domain::patch::double_option;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -302,13 +298,13 @@ pub async fn update_organization(
             // Say nothing about an organization that is not theirs.
             let mut conn = state.db.conn().await?;
             organizations::get(&mut conn, caller.organization_scope(), id).await?;
-            return Err(ApiError::Forbidden {
+            return Err(ApiError::from(crate::service::Error::Forbidden {
                 code: "field_not_allowed",
                 detail: format!(
                     "applicants may change contact fields only, not: {}",
                     restricted.join(", ")
                 ),
-            });
+            }));
         }
     }
     let row = svc::update(

@@ -60,6 +60,7 @@ fn idem(
     idempotency_key(req)?
         .map(|k| Idempotency::new(&k, what, body))
         .transpose()
+        .map_err(crate::http::error::ApiError::from)
 }
 
 /// Approve a requested payout (finance, not the requester: 403 `self_approval_forbidden`).

@@ -741,7 +741,9 @@ async fn decision_view(
     let mut views = Vec::with_capacity(lines.len());
     for l in lines {
         let app = apps.get(&l.application_id).ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!("award line without its application"))
+            ApiError::from(crate::service::Error::Internal(anyhow::anyhow!(
+                "award line without its application"
+            )))
         })?;
         views.push(AwardLineView {
             application_id: l.application_id,
@@ -802,7 +804,7 @@ pub async fn get_awards(
     let mut conn = state.db.conn().await?;
     let d = store::decision(&mut conn, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ApiError::from(crate::service::Error::NotFound))?;
     drop(conn);
     Ok(HttpResponse::Ok().json(decision_view(&state, id, d).await?))
 }

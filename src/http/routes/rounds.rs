@@ -78,12 +78,13 @@ pub struct RoundPatch {
 fn merge_rules(
     base: &RoundRules,
     partial: Option<serde_json::Value>,
-) -> Result<RoundRules, ApiError> {
+) -> Result<RoundRules, crate::service::Error> {
+    use crate::service::Error;
     let Some(partial) = partial else {
         return Ok(base.clone());
     };
     let serde_json::Value::Object(changes) = partial else {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             Violation::new("schema", "rules is an object").field("rules"),
         ));
     };
@@ -93,7 +94,7 @@ fn merge_rules(
     }
     crate::http::extract::parse_json::<RoundRules>(merged.to_string().as_bytes()).map_err(|e| {
         match e {
-            ApiError::Validation(mut v) => {
+            ApiError::Service(Error::Validation(mut v)) => {
                 for x in &mut v {
                     x.field = Some(
                         format!("rules.{}", x.field.take().unwrap_or_default())
@@ -101,9 +102,10 @@ fn merge_rules(
                             .to_string(),
                     );
                 }
-                ApiError::Validation(v)
+                Error::Validation(v)
             }
-            other => other,
+            ApiError::Service(other) => other,
+            other => Error::Internal(anyhow::anyhow!("merging rules: {other}")),
         }
     })
 }

@@ -1,0 +1,172 @@
+//! What the pages show, read in the caller's scope: a signed-in user's home (dashboard) and the
+//! pages of one application. The JSON API reads the same rows through its own routes; these
+//! reads gather what one page needs in one place, so a page handler never touches storage.
+
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::domain::lifecycle::{ApplicationStatus, RoundStatus};
+use crate::domain::rating::{rating_cap, RatingCap, RatingCaps};
+use crate::domain::user::Role;
+use crate::service::organizations::OrganizationFacts;
+use crate::service::rounds::RoundSpec;
+use crate::service::Error;
+use crate::storage::applications::{self, ApplicationFilter};
+use crate::storage::audit_chain::{self, AuditFilter};
+use crate::storage::grants::{self, GrantFilter};
+use crate::storage::models::{
+    ApplicationRow, AuditEventRow, BudgetLineRow, GrantRow, OrganizationRow, RoundRow,
+};
+use crate::storage::{organizations, rounds, Database, Scope};
+
+/// An open round as an applicant sees it, with the places its organization has used.
+pub struct OpenRound {
+    pub row: RoundRow,
+    pub spec: RoundSpec,
+    /// Applications of the caller's organization that take a quota place (rule 1).
+    pub used: usize,
+}
+
+pub struct ApplicantHome {
+    pub organization: OrganizationRow,
+    pub facts: OrganizationFacts,
+    /// What the party-building facts allow as the highest rating (rule 4), if they cap it.
+    pub cap: Option<RatingCap>,
+    pub rounds: Vec<OpenRound>,
+    /// The organization's applications, newest first, each with its round's name.
+    pub applications: Vec<(ApplicationRow, String)>,
+    pub grants: Vec<GrantRow>,
+}
+
+/// The dashboard of an applicant: own organization, open rounds, own applications.
+pub async fn applicant_home(db: &Database, caller: &Caller) -> Result<ApplicantHome, Error> {
+    let Some(org_id) = caller
+        .organization_id
+        .filter(|_| caller.is(Role::Applicant))
+    else {
+        return Err(Error::NotFound);
+    };
+    let scope = caller.organization_scope();
+    let mut conn = db.conn().await?;
+    let organization = organizations::get(&mut conn, scope, org_id).await?;
+    let facts = OrganizationFacts::from_row(&organization)?;
+    let cap = rating_cap(
+        facts.party_building_status,
+        facts.party_assessment,
+        &RatingCaps::default(),
+    );
+    let round_rows = rounds::list(&mut conn, false, None, None, 200).await?;
+    let apps =
+        applications::list(&mut conn, scope, &ApplicationFilter::default(), None, 200).await?;
+    let grant_rows = grants::list(&mut conn, scope, &GrantFilter::default(), None, 200).await?;
+    let counted: Vec<ApplicationStatus> = ApplicationStatus::QUOTA_STATUSES.to_vec();
+    let mut open = Vec::new();
+    for row in &round_rows {
+        if row.status != RoundStatus::Open.as_str() {
+            continue;
+        }
+        let used = apps
+            .iter()
+            .filter(|a| a.round_id == row.id)
+            .filter(|a| counted.iter().any(|s| s.as_str() == a.status))
+            .count();
+        open.push(OpenRound {
+            spec: RoundSpec::from_row(row)?,
+            row: row.clone(),
+            used,
+        });
+    }
+    let round_name = |id: Uuid| {
+        round_rows
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.name.clone())
+            .unwrap_or_default()
+    };
+    let applications = apps
+        .into_iter()
+        .map(|a| {
+            let name = round_name(a.round_id);
+            (a, name)
+        })
+        .collect();
+    Ok(ApplicantHome {
+        organization,
+        facts,
+        cap,
+        rounds: open,
+        applications,
+        grants: grant_rows,
+    })
+}
+
+/// One application with everything its page shows.
+pub struct ApplicationPage {
+    pub application: ApplicationRow,
+    pub lines: Vec<BudgetLineRow>,
+    pub round: RoundRow,
+    pub spec: RoundSpec,
+    pub organization: OrganizationRow,
+    /// Changes of state, oldest first (from the audit trail).
+    pub history: Vec<AuditEventRow>,
+    pub grant: Option<GrantRow>,
+}
+
+/// The application if the caller may see it (another organization's: not found).
+pub async fn application_page(
+    db: &Database,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<ApplicationPage, Error> {
+    let mut conn = db.conn().await?;
+    let (application, lines) =
+        applications::get_with_budget(&mut conn, caller.application_scope(), id).await?;
+    let round = rounds::get(&mut conn, application.round_id, true).await?;
+    let spec = RoundSpec::from_row(&round)?;
+    let organization =
+        organizations::get(&mut conn, Scope::All, application.organization_id).await?;
+    let filter = AuditFilter {
+        entity_type: Some("application".into()),
+        entity_id: Some(id),
+        ..AuditFilter::default()
+    };
+    let mut history: Vec<AuditEventRow> = audit_chain::list(&mut conn, &filter, None, 200)
+        .await?
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect();
+    history.reverse();
+    let grant = grants::by_application(&mut conn, id).await?;
+    Ok(ApplicationPage {
+        application,
+        lines,
+        round,
+        spec,
+        organization,
+        history,
+        grant,
+    })
+}
+
+/// The caller's own organization (applicants; others are not found).
+pub async fn own_organization(db: &Database, caller: &Caller) -> Result<OrganizationRow, Error> {
+    let id = caller.organization_id.ok_or(Error::NotFound)?;
+    let mut conn = db.conn().await?;
+    Ok(organizations::get(&mut conn, caller.organization_scope(), id).await?)
+}
+
+/// An organization the caller may see.
+pub async fn organization(
+    db: &Database,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<OrganizationRow, Error> {
+    let mut conn = db.conn().await?;
+    Ok(organizations::get(&mut conn, caller.organization_scope(), id).await?)
+}
+
+/// A round the caller may see (drafts only for admins).
+pub async fn round(db: &Database, caller: &Caller, id: Uuid) -> Result<RoundRow, Error> {
+    let mut conn = db.conn().await?;
+    Ok(rounds::get(&mut conn, id, caller.is(Role::Admin)).await?)
+}
