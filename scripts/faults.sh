@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# Fault drill: restarts Postgres while load runs and checks that
+# Fault drill: crashes Postgres while load runs and checks that
 #   - while the database is down the service answers 503 problem+json, never a 500 or a hang
 #     (each answer within the pool/connect timeouts);
 #   - it recovers by itself once the database is back (no restart of the service);
 #   - every draft it acknowledged with 201 is in the database afterwards.
 #
 #   scripts/faults.sh        # ~30 s of load, Postgres down for ~6 s in the middle
+#   FAULTS_DURABLE=0 scripts/faults.sh   # the same with fsync/synchronous_commit off (may lose writes)
 #
-# Runs its own throwaway cluster (target/faults-pgdata, port $FAULTS_PG_PORT, default 54339) so
-# that stopping it harms no one; it never touches DATABASE_URL's server.
+# Postgres is stopped with `pg_ctl stop -m immediate`: the postmaster kills every backend
+# without a checkpoint, as a power cut or an OOM kill would, and the next start replays the WAL.
+# The cluster is durable (fsync, synchronous_commit and full_page_writes on), so every commit the
+# service acknowledged must survive.
+#
+# Runs its own throwaway cluster (scripts/db.sh's `faults` cluster, port $FAULTS_PG_PORT,
+# default 54339) so that crashing it harms no one; it never touches DATABASE_URL's server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GONGYI_PGDATA="${FAULTS_PGDATA:-$PWD/target/faults-pgdata}"
+# FAULTS_DURABLE=0 runs the same drill with durability off, to see what it costs.
+export GONGYI_PG_CLUSTER=faults GONGYI_PG_DURABLE="${FAULTS_DURABLE:-1}"
+[ -n "${FAULTS_PGDATA:-}" ] && export GONGYI_PGDATA="$FAULTS_PGDATA"
 export GONGYI_PG_PORT="${FAULTS_PG_PORT:-54339}"
 export GONGYI_DB_NAME=gongyi_faults
 unset DATABASE_URL
@@ -33,6 +41,11 @@ cleanup() {
 trap cleanup EXIT
 export DATABASE_URL
 DATABASE_URL="$(ops_fresh_db "$(db_local_url)" gongyi_faults)"
+# The drill proves durability only on a durable cluster.
+for setting in fsync synchronous_commit full_page_writes; do
+  value=$(psql "$DATABASE_URL" -qtAc "show $setting")
+  [ "$value" = on ] || [ "$GONGYI_PG_DURABLE" = 0 ] || { ops_log "FAIL: $setting is $value on the drill's cluster"; exit 1; }
+done
 GONGYI_ENV=development "$OPS_BIN" migrate >/dev/null 2>&1
 GONGYI_ENV=development "$OPS_BIN" seed-demo >/dev/null 2>&1
 ops_serve "$PORT" "$LOG" GONGYI__DATABASE__POOL_TIMEOUT_MS=$POOL_TIMEOUT_MS \
@@ -42,12 +55,13 @@ ops_serve "$PORT" "$LOG" GONGYI__DATABASE__POOL_TIMEOUT_MS=$POOL_TIMEOUT_MS \
 
 restart_db() {
   sleep 8
-  ops_log "stopping Postgres (pg_ctl stop -m fast)"
-  db_as_owner "$BIN/pg_ctl" -D "$GONGYI_PGDATA" -m fast -w stop >/dev/null
+  wc -l <"$GONGYI_PGDATA/server.log" >"$OPS_ROOT/target/faults.log-lines"
+  ops_log "crashing Postgres (pg_ctl stop -m immediate)"
+  db_as_owner "$BIN/pg_ctl" -D "$GONGYI_PGDATA" -m immediate -w stop >/dev/null
   date +%s.%N >"$OPS_ROOT/target/faults.down"
   sleep 6
   ops_log "starting Postgres again"
-  db_as_owner "$BIN/pg_ctl" -D "$GONGYI_PGDATA" -l "$GONGYI_PGDATA/server.log" -w start >/dev/null
+  db_pg_ctl_start "$BIN"
   date +%s.%N >"$OPS_ROOT/target/faults.up"
 }
 restart_db &
@@ -116,5 +130,11 @@ IDS=$(grep . "$OPS_ROOT/target/faults.acked" | sed "s/.*/'&'/" | paste -sd, -)
 FOUND=$(psql "$DATABASE_URL" -qtAc "select count(*) from applications where id in ($IDS)")
 ops_log "acknowledged with 201: $ACKED, found in the database: $FOUND"
 if grep -q panicked "$LOG"; then ops_log "the server panicked"; exit 1; fi
+# It was a crash: the restart replayed the WAL.
+RECOVERIES=$(tail -n +"$(($(cat "$OPS_ROOT/target/faults.log-lines") + 1))" "$GONGYI_PGDATA/server.log" |
+  grep -c 'automatic recovery in progress' || true)
+if [ "$RECOVERIES" = 0 ]; then
+  ops_log "FAIL: Postgres did not recover from a crash (was it really stopped with -m immediate?)"; exit 1
+fi
 [ "$ACKED" -gt 0 ] && [ "$FOUND" = "$ACKED" ] || { ops_log "FAIL: acknowledged writes are missing"; exit 1; }
-echo "faults: OK ($ACKED acknowledged writes all present; 503 while down; recovered by itself)"
+echo "faults: OK ($ACKED acknowledged writes all present after crash recovery; 503 while down; recovered by itself)"

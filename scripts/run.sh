@@ -4,6 +4,8 @@
 #   scripts/run.sh --demo   # load the demo data set first
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The checkout's `main` cluster (unless DATABASE_URL answers): always durable.
+export GONGYI_PG_CLUSTER=main GONGYI_PG_DURABLE=1
 source scripts/db.sh
 db_ensure
 export GONGYI_ENV="${GONGYI_ENV:-development}"

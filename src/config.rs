@@ -47,7 +47,11 @@ pub struct Settings {
     pub log: LogSettings,
     pub email: EmailSettings,
     pub audit: AuditSettings,
+    pub metrics: MetricsSettings,
+    pub retention: RetentionSettings,
     pub web: WebSettings,
+    #[serde(default)]
+    pub attachments: AttachmentSettings,
 }
 
 /// The web pages: browser sessions and how times are shown.
@@ -62,6 +66,22 @@ pub struct WebSettings {
     pub time_zone: String,
     /// How to object to a published award decision (shown on the public notice).
     pub notice_contact: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentSettings {
+    /// Largest attachment accepted, in bytes; a larger upload answers 413 as soon as it passes
+    /// the limit, without the rest being read.
+    pub max_bytes: usize,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 20 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -205,6 +225,41 @@ pub struct AuditSettings {
 impl AuditSettings {
     pub fn seal_interval(&self) -> Duration {
         Duration::from_millis(self.seal_interval_ms.max(10))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A bearer token a Prometheus scraper may use on `GET /metrics` (besides an admin's
+    /// token); empty = none. At least 32 characters when set.
+    pub token: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Run the retention job in `serve`.
+    pub enabled: bool,
+    /// Time between passes.
+    pub interval_secs: u64,
+    /// Most rows deleted per transaction.
+    pub batch_size: i64,
+    /// Sent emails are deleted this many days after they were sent.
+    pub outbox_sent_days: i64,
+    /// Idempotency keys (and the answers they replay) are deleted this many hours after use.
+    pub idempotency_key_hours: i64,
+    /// Tokens (sign-in sessions, API tokens, browser sessions) are deleted this many days after
+    /// they expired or were revoked.
+    pub expired_token_days: i64,
+    /// Failed sign-in records are deleted after this many days (never before the throttle's
+    /// window, `auth.login_failure_window_minutes`, has passed).
+    pub login_failure_days: i64,
+}
+
+impl RetentionSettings {
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval_secs.max(1))
     }
 }
 

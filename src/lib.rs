@@ -1,7 +1,7 @@
 //! gongyi: grant management for public-benefit venture philanthropy (公益创投).
 //!
 //! Layout: `domain` (pure rules), `storage` (diesel), `auth`, `service` (use cases),
-//! `http` (actix-web), `notify` (email), `cli`, `startup`, `config`, `telemetry`.
+//! `http` (actix-web), `notify` (email), `ops` (metrics, retention), `cli`, `startup`, `config`, `telemetry`.
 
 pub mod auth;
 pub mod cli;
@@ -10,6 +10,7 @@ pub mod domain;
 pub mod http;
 pub mod i18n;
 pub mod notify;
+pub mod ops;
 pub mod service;
 pub mod startup;
 pub mod storage;

@@ -16,6 +16,7 @@ use crate::config::{DatabaseSettings, Settings};
 use crate::http::error::ApiError;
 use crate::http::extract::authenticate;
 use crate::http::{contain_panic, extractor_configs, openapi::ApiDoc, routes, AppState};
+use crate::ops::metrics::Metrics;
 use crate::storage::Database;
 
 pub struct Application {
@@ -23,6 +24,7 @@ pub struct Application {
     server: Server,
     db: Database,
     settings: Arc<Settings>,
+    metrics: Arc<Metrics>,
 }
 
 impl Application {
@@ -55,14 +57,21 @@ impl Application {
                     settings.email.from
                 )
             })?;
+        // A short scraper token could be guessed: refuse to start with one.
+        let metrics_token = secrecy::ExposeSecret::expose_secret(&settings.metrics.token).len();
+        if metrics_token > 0 && metrics_token < 32 {
+            anyhow::bail!("metrics.token is {metrics_token} characters long: use at least 32");
+        }
         crate::notify::set_base_url(&settings.application.base_url);
         let shared = Arc::new(settings.clone());
-        let server = run_with(listener, settings, extra_routes)?;
+        let metrics = Arc::new(Metrics::default());
+        let server = run_with(listener, settings, &db, metrics.clone(), extra_routes)?;
         Ok(Self {
             port,
             server,
             db,
             settings: shared,
+            metrics,
         })
     }
 
@@ -70,8 +79,13 @@ impl Application {
         self.port
     }
 
-    /// Serves until shutdown. The email sender and the audit sealer (each when enabled) run
-    /// beside the server as tokio tasks and are stopped with it.
+    /// The process's metrics (what `GET /metrics` reports).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Serves until shutdown. The email sender, the audit sealer and the retention job (each
+    /// when enabled) run beside the server as tokio tasks and are stopped with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let mut background = Vec::new();
         if self.settings.email.sender_enabled {
@@ -84,6 +98,13 @@ impl Application {
             background.push(tokio::spawn(crate::service::audit_trail::run_sealer(
                 self.db.clone(),
                 self.settings.clone(),
+            )));
+        }
+        if self.settings.retention.enabled {
+            background.push(tokio::spawn(crate::ops::retention::run(
+                self.db.clone(),
+                self.settings.clone(),
+                self.metrics.clone(),
             )));
         }
         let result = self.server.await;
@@ -177,14 +198,22 @@ mod deadline {
 }
 
 /// The HTTP server. Its workers open their own pools (see below); `Application` keeps the
-/// caller's pool for what runs beside the server (email sender, audit sealer).
-pub fn run(listener: TcpListener, settings: Settings) -> anyhow::Result<Server> {
-    run_with(listener, settings, |_| {})
+/// caller's pool (`background`) for what runs beside the server (email sender, audit sealer,
+/// retention job). `metrics` reports on all of them.
+pub fn run(
+    listener: TcpListener,
+    settings: Settings,
+    background: &Database,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Server> {
+    run_with(listener, settings, background, metrics, |_| {})
 }
 
 fn run_with(
     listener: TcpListener,
     settings: Settings,
+    background: &Database,
+    metrics: Arc<Metrics>,
     extra_routes: fn(&mut web::ServiceConfig),
 ) -> anyhow::Result<Server> {
     let workers = match settings.application.workers {
@@ -207,12 +236,21 @@ fn run_with(
         .map(|_| Database::new(&per_worker))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let next_pool = Arc::new(AtomicUsize::new(0));
-    let shared = Arc::new(AppState::new(pools[0].clone(), settings));
+    metrics.set_pools(
+        pools
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("http-{i}"), p.clone()))
+            .chain([("background".to_string(), background.clone())])
+            .collect(),
+    );
+    let shared = Arc::new(AppState::new(pools[0].clone(), settings).with_metrics(metrics.clone()));
     let openapi = ApiDoc::openapi();
     let server = HttpServer::new(move || {
         // Called once on each worker thread (again if actix restarts a worker).
         let pool = pools[next_pool.fetch_add(1, Ordering::Relaxed) % pools.len()].clone();
         let state = web::Data::new(shared.with_db(pool));
+        let metrics = metrics.clone();
         App::new()
             .app_data(state)
             .configure(extractor_configs)
@@ -227,6 +265,10 @@ fn run_with(
             .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .wrap(from_fn(request_id::add))
             .wrap(TracingLogger::<access_log::RootSpan>::new())
+            // Outermost: counts every answer, the deadline's 503s and error responses included.
+            .wrap(from_fn(move |req, next| {
+                crate::ops::metrics::record(metrics.clone(), req, next)
+            }))
             .configure(routes::configure_operations)
             .service(
                 web::scope("/api/v1")

@@ -1,9 +1,11 @@
-# Shared by scripts/fuzz.sh, faults.sh and replicas.sh: build the binary, make a fresh database,
+# Shared by scripts/fuzz.sh, faults.sh, replicas.sh and restore-drill.sh: build the binary, make a fresh database,
 # start and stop `gongyi serve` processes, sign in. Source it from the repository root.
 
 OPS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OPS_VENV="$OPS_ROOT/target/venv"
-OPS_BIN="$OPS_ROOT/target/debug/gongyi"
+# The drills run a copy of the binary they built: with a CARGO_TARGET_DIR shared by several
+# checkouts, cargo's own output may be rebuilt from another checkout while a drill runs.
+OPS_BIN="$OPS_ROOT/target/ops/gongyi"
 OPS_PIDS=()
 DEMO_PASSWORD="demo-password-2026"
 
@@ -15,10 +17,14 @@ ops_cargo() {
 }
 
 ops_build() {
-  # OPS_SKIP_BUILD=1 reuses target/debug/gongyi as it is (e.g. to run several drills at once).
+  # OPS_SKIP_BUILD=1 reuses target/ops/gongyi as it is (e.g. to run several drills at once).
   if [ "${OPS_SKIP_BUILD:-0}" = 1 ] && [ -x "$OPS_BIN" ]; then return 0; fi
   ops_log "building the gongyi binary"
   ops_cargo build --quiet --bin gongyi
+  local built="${CARGO_TARGET_DIR:-$OPS_ROOT/target}"
+  case "$built" in /*) ;; *) built="$OPS_ROOT/$built" ;; esac
+  mkdir -p "$(dirname "$OPS_BIN")"
+  cp "$built/debug/gongyi" "$OPS_BIN.tmp" && mv "$OPS_BIN.tmp" "$OPS_BIN"
 }
 
 # Python venv under target/ with the given pip requirements.

@@ -23,6 +23,7 @@ pub mod patch;
 pub mod rating;
 pub mod review;
 pub mod round;
+pub mod spending;
 pub mod user;
 pub mod violation;
 

@@ -66,6 +66,28 @@ pub struct RoundRules {
     #[serde(default = "default_blacklist_years")]
     #[schema(maximum = 10)]
     pub blacklist_years: u32,
+    /// A category may be overspent by this share of its budget before it is flagged (预算调整):
+    /// "0.10" flags 10.01% over, not 10.00%.
+    #[serde(
+        default = "default_budget_adjustment_tolerance",
+        deserialize_with = "super::bounds::ratio"
+    )]
+    #[schema(schema_with = super::bounds::ratio_schema)]
+    pub budget_adjustment_tolerance: Decimal,
+    /// The mid-term and final evaluations are recorded only after the grantee submitted the
+    /// financial report of that period.
+    #[serde(default)]
+    pub require_financial_report: bool,
+    /// A budget adjustment proposed by an admin is decided by another admin.
+    #[serde(default = "default_true")]
+    pub adjustment_needs_other_admin: bool,
+}
+
+fn default_budget_adjustment_tolerance() -> Decimal {
+    dec!(0.10)
+}
+fn default_true() -> bool {
+    true
 }
 
 /// A round can let one organization hold at most this many applications.
@@ -104,6 +126,9 @@ impl RoundRules {
             public_notice_days: default_public_notice_days(),
             evaluation_pass_mark: default_evaluation_pass_mark(),
             blacklist_years: default_blacklist_years(),
+            budget_adjustment_tolerance: default_budget_adjustment_tolerance(),
+            require_financial_report: false,
+            adjustment_needs_other_admin: true,
         }
     }
 
@@ -186,6 +211,17 @@ impl RoundRules {
                     .limit("0..10")
                     .actual(self.blacklist_years)
                     .field("rules.blacklist_years"),
+            );
+        }
+        if !bounds::RATIO.contains(self.budget_adjustment_tolerance) {
+            out.push(
+                Violation::new(
+                    "range",
+                    "budget_adjustment_tolerance is between 0 and 1, to 4 fraction digits",
+                )
+                .limit("[0, 1]")
+                .actual(self.budget_adjustment_tolerance)
+                .field("rules.budget_adjustment_tolerance"),
             );
         }
         if !bounds::RUBRIC_POINTS.contains(self.pass_mark) {

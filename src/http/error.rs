@@ -25,6 +25,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 415: an upload that is not multipart, or whose bytes are not of an accepted type.
+    #[error("{detail}")]
+    UnsupportedMediaType { detail: String },
     /// 503 with `Retry-After`: `request_timeout` (the whole-request deadline passed) or `busy`
     /// (too many expensive requests at once).
     #[error("{detail}")]
@@ -84,6 +87,7 @@ impl ApiError {
             ApiError::Overloaded { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
         }
     }
 
@@ -123,6 +127,7 @@ impl ResponseError for ApiError {
             ApiError::Service(e) => status_of(e),
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

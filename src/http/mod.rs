@@ -21,6 +21,7 @@ use actix_web::middleware::Next;
 use crate::config::Settings;
 use crate::domain::user::Language;
 use crate::i18n;
+use crate::ops::metrics::Metrics;
 use crate::storage::Database;
 use error::ApiError;
 
@@ -55,6 +56,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Permits for expensive requests (`application.max_concurrent_expensive`).
     pub expensive: Arc<tokio::sync::Semaphore>,
+    /// The process's metrics (`GET /metrics`), shared by every worker.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             db,
             settings: Arc::new(settings),
             expensive,
+            metrics: Arc::default(),
         }
     }
 
@@ -75,7 +79,14 @@ impl AppState {
             db,
             settings: self.settings.clone(),
             expensive: self.expensive.clone(),
+            metrics: self.metrics.clone(),
         }
+    }
+
+    /// The same state reporting into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// A permit for an expensive request (ranking, award preview, ledger export), held until
@@ -89,13 +100,16 @@ impl AppState {
                 release_freed_memory();
                 ExpensivePermit(permit)
             })
-            .map_err(|_| ApiError::Overloaded {
-                code: "busy",
-                detail: format!(
-                    "too many expensive requests (at most {} at once); retry shortly",
-                    self.settings.application.max_concurrent_expensive
-                ),
-                retry_after_secs: 1,
+            .map_err(|_| {
+                self.metrics.expensive_refused();
+                ApiError::Overloaded {
+                    code: "busy",
+                    detail: format!(
+                        "too many expensive requests (at most {} at once); retry shortly",
+                        self.settings.application.max_concurrent_expensive
+                    ),
+                    retry_after_secs: 1,
+                }
             })
     }
 }

@@ -182,7 +182,8 @@ struct Draft {
 fn draft(event: &Event, lang: Language, base: &str) -> Draft {
     use Language::{En, Zh};
     let base = base.trim_end_matches('/');
-    let url = |path: String| format!("{base}/api/v1/{path}");
+    // Links open the web pages (a person has no bearer token for the JSON address).
+    let url = |path: String| format!("{base}/{path}");
     match event {
         Event::ApplicationReceived {
             application_id,
@@ -344,7 +345,7 @@ fn draft(event: &Event, lang: Language, base: &str) -> Draft {
             total_amount,
             notice_until,
         } => {
-            let link = url(format!("rounds/{round_id}"));
+            let link = url(format!("notices/{round_id}"));
             let total = format_yuan(*total_amount);
             match lang {
                 Zh => Draft {
@@ -684,14 +685,12 @@ mod tests {
             assert!(en.text.starts_with("Dear Wang Fang,"), "{}", en.text);
             for r in [&zh, &en] {
                 assert!(
-                    r.text.contains("https://gongyi.example.org/api/v1/"),
+                    r.text.contains("https://gongyi.example.org/") && !r.text.contains("/api/v1/"),
                     "{}",
                     r.text
                 );
                 assert!(!r.text.contains("org//api"), "base url slash is trimmed");
-                assert!(r
-                    .html
-                    .contains("<a href=\"https://gongyi.example.org/api/v1/"));
+                assert!(r.html.contains("<a href=\"https://gongyi.example.org/"));
                 assert!(!r.subject.is_empty() && !r.subject.contains('\n'));
             }
         }

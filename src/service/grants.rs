@@ -568,6 +568,8 @@ pub async fn record_milestone(
                     None => "every milestone has been recorded".to_string(),
                 }));
             }
+            super::spending::check_report_for_milestone(conn, &round.rules, grant_id, input.milestone)
+                .await?;
             let score = input.score.map(|s| s.round_dp(2));
             let grade = score.map(grant::grade);
             let passed = score.is_none_or(|s| passes(s, round.rules.evaluation_pass_mark));

@@ -1,6 +1,9 @@
 //! Ledger exports (拨付台账) of a grant or of a round: one line per approved or paid payout and
 //! totals taken from the same grant views the API answers with, as CSV (UTF-8 with a BOM, so
-//! Excel opens Chinese text) and XLSX.
+//! Excel opens Chinese text) and XLSX. After them, the spending side: per grant and category
+//! the approved budget, what was spent and what remains, and per grant what the bureau paid in
+//! against all spending (a second section in the CSV after an empty line, a second worksheet in
+//! the XLSX).
 
 use std::collections::HashMap;
 
@@ -48,10 +51,31 @@ pub struct LedgerTotals {
     pub cancelled: Money,
 }
 
+pub const SPENDING_HEADER: [&str; 9] = [
+    "支出 Spending",
+    "社会组织 Organization",
+    "项目 Project",
+    "协议 Grant",
+    "类别 Category",
+    "预算 Budget",
+    "已拨入 Paid in",
+    "已支出 Spent",
+    "结余 Remaining",
+];
+/// The spending columns that hold amounts.
+pub const SPENDING_AMOUNTS: std::ops::RangeInclusive<usize> = 5..=8;
+
+/// One row of the spending side: a category of a grant, or (first cell `合计 Total`) the
+/// grant's paid in against all its spending.
+pub struct SpendingLine {
+    pub cells: Vec<String>,
+}
+
 pub struct Ledger {
     pub title: String,
     pub lines: Vec<LedgerLine>,
     pub totals: LedgerTotals,
+    pub spending: Vec<SpendingLine>,
 }
 
 pub enum LedgerOf {
@@ -79,6 +103,7 @@ pub async fn build(db: &Database, of: LedgerOf) -> Result<Ledger, Error> {
         LedgerOf::Round(id) => (grants::of_round(&mut conn, id).await?, id),
     };
     let round = rounds::get(&mut conn, round_id, true).await?;
+    let executions = super::spending::executions(&mut conn, &rows).await?;
     let vs = views(&mut conn, rows, true).await?;
     let user_ids: Vec<Uuid> = vs
         .iter()
@@ -141,6 +166,39 @@ pub async fn build(db: &Database, of: LedgerOf) -> Result<Ledger, Error> {
         outstanding: sum(&vs, |v| v.balance.outstanding)?,
         cancelled: sum(&vs, |v| v.balance.cancelled)?,
     };
+    let mut spending = Vec::new();
+    for v in &vs {
+        let Some(e) = executions.get(&v.id) else {
+            continue;
+        };
+        let who = [
+            v.organization_name.clone(),
+            v.application_title.clone(),
+            v.id.to_string(),
+        ];
+        for c in &e.categories {
+            let mut cells = vec![String::new()];
+            cells.extend(who.iter().cloned());
+            cells.extend([
+                c.category.to_string(),
+                c.budget.to_string(),
+                String::new(),
+                c.spent.to_string(),
+                c.remaining.amount().to_string(),
+            ]);
+            spending.push(SpendingLine { cells });
+        }
+        let mut cells = vec!["合计 Total".to_string()];
+        cells.extend(who.iter().cloned());
+        cells.extend([
+            "all 全部".to_string(),
+            e.totals.budget.to_string(),
+            v.balance.paid.to_string(),
+            e.totals.spent.to_string(),
+            e.totals.remaining.amount().to_string(),
+        ]);
+        spending.push(SpendingLine { cells });
+    }
     let title = match of {
         LedgerOf::Grant(id) => format!("{} — grant {id}", round.name),
         LedgerOf::Round(_) => round.name.clone(),
@@ -149,6 +207,7 @@ pub async fn build(db: &Database, of: LedgerOf) -> Result<Ledger, Error> {
         title,
         lines,
         totals,
+        spending,
     })
 }
 
@@ -179,6 +238,11 @@ impl Ledger {
             cells[1] = what.into();
             cells[AMOUNT_COLUMN] = amount.to_string();
             push_row(&mut out, cells.into_iter());
+        }
+        out.push_str("\r\n");
+        push_row(&mut out, SPENDING_HEADER.iter().map(|s| s.to_string()));
+        for l in &self.spending {
+            push_row(&mut out, l.cells.iter().cloned());
         }
         out.into_bytes()
     }
@@ -220,6 +284,27 @@ impl Ledger {
             ws.write_number_with_format(row, AMOUNT_COLUMN as u16, to_f64(amount), &bold_num)
                 .map_err(err)?;
             row += 1;
+        }
+        let ws = wb.add_worksheet();
+        ws.set_name("spending").map_err(err)?;
+        for (c, h) in SPENDING_HEADER.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, *h, &bold)
+                .map_err(err)?;
+            ws.set_column_width(c as u16, 20).map_err(err)?;
+        }
+        for (r, l) in self.spending.iter().enumerate() {
+            let r = r as u32 + 1;
+            for (c, cell) in l.cells.iter().enumerate() {
+                match cell.parse::<Decimal>() {
+                    Ok(d) if SPENDING_AMOUNTS.contains(&c) => {
+                        ws.write_number_with_format(r, c as u16, d.to_f64().unwrap_or(0.0), &num)
+                            .map_err(err)?;
+                    }
+                    _ => {
+                        ws.write_string(r, c as u16, cell).map_err(err)?;
+                    }
+                }
+            }
         }
         wb.save_to_buffer().map_err(err)
     }
@@ -283,10 +368,31 @@ mod tests {
                 outstanding: m("50"),
                 cancelled: m("0"),
             },
+            spending: vec![SpendingLine {
+                cells: [
+                    "合计 Total",
+                    "机构",
+                    "项目",
+                    "g",
+                    "all 全部",
+                    "100.00",
+                    "50.00",
+                    "20.00",
+                    "80.00",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            }],
         };
         let csv = String::from_utf8(ledger.to_csv()).unwrap();
         assert!(csv.starts_with('\u{feff}'));
         assert!(csv.contains("合计 Total,paid 已拨付,,,,,,,,50.00,"));
+        assert!(
+            csv.contains("\r\n\r\n支出 Spending,"),
+            "the spending side follows an empty line"
+        );
+        assert!(csv.ends_with("合计 Total,机构,项目,g,all 全部,100.00,50.00,20.00,80.00\r\n"));
         let xlsx = ledger.to_xlsx().unwrap();
         assert_eq!(&xlsx[..2], b"PK", "an xlsx is a zip");
     }

@@ -2,6 +2,7 @@
 //! writes and its audit record in one transaction.
 
 pub mod applications;
+pub mod attachments;
 pub mod audit_trail;
 pub mod demo;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod portal;
 pub mod review;
 pub mod rounds;
 pub mod sessions;
+pub mod spending;
 pub mod users;
 
 use diesel_async::scoped_futures::ScopedBoxFuture;

@@ -118,6 +118,8 @@ pub async fn application_page(
     caller: &Caller,
     id: Uuid,
 ) -> Result<ApplicationPage, Error> {
+    // As in the API: finance works on grants, not applications.
+    caller.require(&[Role::Admin, Role::Applicant, Role::Reviewer])?;
     let mut conn = db.conn().await?;
     let (application, lines) =
         applications::get_with_budget(&mut conn, caller.application_scope(), id).await?;

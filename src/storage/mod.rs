@@ -2,16 +2,19 @@
 //! (diesel-async over a deadpool pool), so no actix worker thread ever blocks on the database.
 
 pub mod applications;
+pub mod attachments;
 pub mod audit_chain;
 pub mod grants;
 pub mod migrate;
 pub mod models;
+pub mod operations;
 pub mod organizations;
 pub mod outbox;
 pub mod review;
 pub mod rounds;
 pub mod schema;
 pub mod sessions;
+pub mod spending;
 pub mod tokens;
 pub mod users;
 
@@ -121,6 +124,11 @@ impl Database {
 
     pub async fn conn(&self) -> StorageResult<DbConn> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The pool's size, idle connections and waiters (for `/metrics`).
+    pub fn status(&self) -> deadpool::Status {
+        self.pool.status()
     }
 
     /// Readiness: can we get a connection and run a trivial query?

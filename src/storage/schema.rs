@@ -342,6 +342,80 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    financial_reports (id) {
+        id -> Uuid,
+        grant_id -> Uuid,
+        period -> Text,
+        status -> Text,
+        expenditure_count -> Int4,
+        period_total -> Numeric,
+        cumulative_total -> Numeric,
+        execution -> Jsonb,
+        party_elements -> Jsonb,
+        note -> Text,
+        submitted_by -> Uuid,
+        submitted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    expenditures (id) {
+        id -> Uuid,
+        grant_id -> Uuid,
+        category -> Text,
+        budget_line_id -> Nullable<Uuid>,
+        description -> Text,
+        amount -> Numeric,
+        spent_on -> Date,
+        payee -> Text,
+        report_id -> Nullable<Uuid>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    budget_adjustments (id) {
+        id -> Uuid,
+        grant_id -> Uuid,
+        status -> Text,
+        reason -> Text,
+        moves -> Jsonb,
+        lines -> Jsonb,
+        version -> Nullable<Int4>,
+        proposed_by -> Uuid,
+        proposed_at -> Timestamptz,
+        decided_by -> Nullable<Uuid>,
+        decided_at -> Nullable<Timestamptz>,
+        decision_note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Uuid,
+        owner_type -> Text,
+        owner_id -> Uuid,
+        organization_id -> Uuid,
+        kind -> Text,
+        filename -> Text,
+        content_type -> Text,
+        size -> Int8,
+        sha256 -> Bytea,
+        uploaded_by -> Uuid,
+        uploaded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    attachment_contents (attachment_id) {
+        attachment_id -> Uuid,
+        bytes -> Bytea,
+    }
+}
+
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(web_sessions -> users (user_id));
@@ -359,6 +433,10 @@ diesel::joinable!(milestone_events -> grants (grant_id));
 diesel::joinable!(payouts -> grants (grant_id));
 diesel::joinable!(payouts -> tranches (tranche_id));
 diesel::joinable!(audit_seals -> audit_events (event_id));
+diesel::joinable!(financial_reports -> grants (grant_id));
+diesel::joinable!(expenditures -> grants (grant_id));
+diesel::joinable!(budget_adjustments -> grants (grant_id));
+diesel::joinable!(attachment_contents -> attachments (attachment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -382,4 +460,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     audit_seals,
     email_outbox,
+    financial_reports,
+    expenditures,
+    budget_adjustments,
+    attachments,
+    attachment_contents,
 );

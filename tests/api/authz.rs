@@ -21,10 +21,12 @@ use utoipa::OpenApi;
 use uuid::Uuid;
 
 use crate::applications::{budget, content};
+use crate::attachments::{pdf, upload};
 use crate::grants::{finance, funded_grant, milestone, request_payout};
 use crate::helpers::{spawn_app, TestApp, PASSWORD};
 use crate::review::{assignment_of, panel, reviewing_round, score, sheet};
 use crate::rounds::{open_round, round_body};
+use crate::spending::{expenditure, spend};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Expect {
@@ -75,6 +77,14 @@ enum Id {
     /// The own applicant's API token.
     Token,
     OutboxMessage,
+    /// A draft expenditure of the grant.
+    Expenditure,
+    /// The grant's mid-term financial report.
+    FinancialReport,
+    /// A proposed budget adjustment of the grant.
+    BudgetAdjustment,
+    /// A receipt attached to the draft expenditure.
+    Attachment,
 }
 
 struct Row {
@@ -143,6 +153,13 @@ fn table() -> Vec<Row> {
             None,
             Body::None,
             [K, K, K, K, K, K, K],
+        ),
+        row(
+            get.clone(),
+            "/metrics",
+            None,
+            Body::None,
+            [K, D, D, D, D, D, U],
         ),
         // auth
         row(
@@ -550,6 +567,148 @@ fn table() -> Vec<Row> {
             Body::None,
             [K, D, D, D, D, D, U],
         ),
+        // spending and attachments
+        row(
+            post.clone(),
+            "/api/v1/grants/{id}/expenditures",
+            Grant,
+            Body::Guarded(
+                json!({"category": "activities", "description": "物资", "amount": "1.00",
+                "spent_on": "2026-10-01", "payee": "超市"}),
+            ),
+            [D, P, N, D, D, D, U],
+        ),
+        row(
+            get.clone(),
+            "/api/v1/grants/{id}/expenditures",
+            Grant,
+            Body::None,
+            [K, K, N, D, D, K, U],
+        ),
+        row(
+            get.clone(),
+            "/api/v1/expenditures/{id}",
+            Expenditure,
+            Body::None,
+            [K, K, N, D, D, K, U],
+        ),
+        row(
+            patch.clone(),
+            "/api/v1/expenditures/{id}",
+            Expenditure,
+            Body::Guarded(json!({"amount": "2.00"})),
+            [D, P, N, D, D, D, U],
+        ),
+        row(
+            get.clone(),
+            "/api/v1/grants/{id}/budget-execution",
+            Grant,
+            Body::None,
+            [K, K, N, D, D, K, U],
+        ),
+        row(
+            post.clone(),
+            "/api/v1/grants/{id}/financial-reports",
+            Grant,
+            Body::Guarded(json!({"period": "final"})),
+            [D, P, N, D, D, D, U],
+        ),
+        row(
+            get.clone(),
+            "/api/v1/grants/{id}/financial-reports",
+            Grant,
+            Body::None,
+            [K, K, N, D, D, K, U],
+        ),
+        row(
+            get.clone(),
+            "/api/v1/financial-reports/{id}",
+            FinancialReport,
+            Body::None,
+            [K, K, N, D, D, K, U],
+        ),
+        row(
+            post.clone(),
+            "/api/v1/grants/{id}/budget-adjustments",
+            Grant,
+            Body::Guarded(
+                json!({"reason": "调整", "moves": [{"from_line": Uuid::new_v4(),
+                "to_line": Uuid::new_v4(), "amount": "1.00"}]}),
+            ),
+            [P, P, N, D, D, D, U],
+        ),
+        row(
+            get.clone(),
+            "/api/v1/grants/{id}/budget-adjustments",
+            Grant,
+            Body::None,
+            [K, K, N, D, D, K, U],
+        ),
+        row(
+            post.clone(),
+            "/api/v1/budget-adjustments/{id}/approve",
+            BudgetAdjustment,
+            Body::Guarded(json!({})),
+            [P, D, D, D, D, D, U],
+        ),
+        row(
+            post.clone(),
+            "/api/v1/budget-adjustments/{id}/reject",
+            BudgetAdjustment,
+            Body::Guarded(json!({"note": "不同意"})),
+            [P, D, D, D, D, D, U],
+        ),
+        // Uploads: allowed callers send a JSON body, refused as not multipart (415) or for the
+        // owner's state (409) once authorized.
+        row(
+            post.clone(),
+            "/api/v1/applications/{id}/attachments",
+            Application,
+            Body::None,
+            [D, P, N, D, D, D, U],
+        ),
+        row(
+            get.clone(),
+            "/api/v1/applications/{id}/attachments",
+            Application,
+            Body::None,
+            [K, K, N, K, N, K, U],
+        ),
+        row(
+            post.clone(),
+            "/api/v1/grants/{id}/attachments",
+            Grant,
+            Body::None,
+            [P, P, N, D, D, D, U],
+        ),
+        row(
+            get.clone(),
+            "/api/v1/grants/{id}/attachments",
+            Grant,
+            Body::None,
+            [K, K, N, D, D, K, U],
+        ),
+        row(
+            post.clone(),
+            "/api/v1/expenditures/{id}/attachments",
+            Expenditure,
+            Body::None,
+            [D, P, N, D, D, D, U],
+        ),
+        row(
+            get.clone(),
+            "/api/v1/expenditures/{id}/attachments",
+            Expenditure,
+            Body::None,
+            [K, K, N, D, D, K, U],
+        ),
+        row(
+            get.clone(),
+            "/api/v1/attachments/{id}",
+            Attachment,
+            Body::None,
+            [K, K, N, N, N, K, U],
+        ),
         // Last: these change the world when allowed (the payout is approved, the assigned
         // reviewer recuses and stops seeing the application).
         row(
@@ -565,6 +724,21 @@ fn table() -> Vec<Row> {
             Assignment,
             Body::Same(json!({"reason": "亲属关系"})),
             [D, D, D, P, N, D, U],
+        ),
+        // The receipt, then its expenditure, are deleted by the grantee.
+        row(
+            delete.clone(),
+            "/api/v1/attachments/{id}",
+            Attachment,
+            Body::None,
+            [D, K, N, D, D, D, U],
+        ),
+        row(
+            delete.clone(),
+            "/api/v1/expenditures/{id}",
+            Expenditure,
+            Body::None,
+            [D, K, N, D, D, D, U],
         ),
     ]
 }
@@ -591,6 +765,10 @@ impl World {
             Id::User => "user",
             Id::Token => "token",
             Id::OutboxMessage => "outbox",
+            Id::Expenditure => "expenditure",
+            Id::FinancialReport => "report",
+            Id::BudgetAdjustment => "adjustment",
+            Id::Attachment => "attachment",
         };
         Some(self.ids[key].as_str())
     }
@@ -639,6 +817,55 @@ async fn build_world(app: &TestApp) -> World {
     let r = request_payout(app, &maker, &funded.grant, 1, "100.00", "authz-1").await;
     assert_eq!(r.status, 201, "{}", r.body);
     ids.insert("payout", r.body["id"].as_str().unwrap().to_string());
+
+    // Its spending: a mid-term report (freezing nothing), then a draft expenditure with a
+    // receipt, and a proposed budget adjustment.
+    let r = app
+        .post(
+            &format!("/grants/{}/financial-reports", funded.grant),
+            Some(&own),
+            json!({"period": "mid_term"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    ids.insert("report", r.body["id"].as_str().unwrap().to_string());
+    let r = spend(
+        app,
+        &own,
+        &funded.grant,
+        expenditure("activities", json!("100.00"), None),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let exp = r.body["id"].as_str().unwrap().to_string();
+    let r = upload(
+        app,
+        &own,
+        &format!("/expenditures/{exp}/attachments"),
+        "收据.pdf",
+        "receipt",
+        &pdf(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    ids.insert("attachment", r.body["id"].as_str().unwrap().to_string());
+    ids.insert("expenditure", exp);
+    let r = app
+        .get(
+            &format!("/grants/{}/budget-execution", funded.grant),
+            Some(&own),
+        )
+        .await;
+    let line = |i: usize| r.body["lines"][i]["budget_line"].clone();
+    let r = app
+        .post(
+            &format!("/grants/{}/budget-adjustments", funded.grant),
+            Some(&own),
+            json!({"reason": "活动增加", "moves": [{"from_line": line(0), "to_line": line(1), "amount": "1.00"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    ids.insert("adjustment", r.body["id"].as_str().unwrap().to_string());
 
     let (open, _) = open_round(app, round_body("venture_philanthropy")).await;
     let (_, other) = app.signed_in(Role::Applicant).await;

@@ -206,7 +206,9 @@ fn parse_ledger(text: &str) -> (Vec<Vec<String>>, HashMap<String, String>) {
         .expect("the CSV starts with a BOM");
     let mut lines = vec![];
     let mut totals = HashMap::new();
-    for (i, line) in body.split("\r\n").filter(|l| !l.is_empty()).enumerate() {
+    // The payout section ends at the empty line before the spending side.
+    let payouts = body.split("\r\n\r\n").next().unwrap();
+    for (i, line) in payouts.split("\r\n").filter(|l| !l.is_empty()).enumerate() {
         // Test data has no commas or quotes inside cells.
         let cells: Vec<String> = line.split(',').map(str::to_string).collect();
         assert_eq!(cells.len(), 14, "line {i}: {line}");

@@ -220,6 +220,7 @@ impl TestApp {
             || path.starts_with("/openapi")
             || path.starts_with("/healthz")
             || path.starts_with("/readyz")
+            || path.starts_with("/metrics")
         {
             format!("{}{}", self.address, path)
         } else {

@@ -122,7 +122,8 @@ async fn a_submission_emails_the_organization_and_screening_tells_the_result() {
     let text = contact.text();
     assert!(text.contains("《银龄助餐暖心行动》"), "{text}");
     assert!(text.contains("¥80,000.00"));
-    assert!(text.contains(&format!("/api/v1/applications/{id}")));
+    // The link opens the page, not the JSON address.
+    assert!(text.contains(&format!("/applications/{id}")) && !text.contains("/api/v1/"));
     assert!(text.contains("<a href="), "the HTML part: {text}");
     assert!(contact.data.contains("multipart/alternative"));
     assert!(contact.data.contains("text/html"));

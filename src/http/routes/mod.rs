@@ -2,16 +2,19 @@
 //! descriptions with the OpenAPI document, so no route can be served undocumented.
 
 pub mod applications;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod grants;
 pub mod health;
 pub mod me;
+pub mod metrics;
 pub mod organizations;
 pub mod outbox;
 pub mod payouts;
 pub mod review;
 pub mod rounds;
+pub mod spending;
 pub mod users;
 
 #[allow(unused_imports)]
@@ -21,7 +24,7 @@ use crate::http::openapi::{ProblemResponses, SecurityAddon};
 
 macro_rules! api {
     (operations: [$($op:path),* $(,)?], v1: [$($h:path),* $(,)?]) => {
-        /// Routes outside `/api/v1` (health checks).
+        /// Routes outside `/api/v1` (health checks, metrics).
         pub fn configure_operations(cfg: &mut actix_web::web::ServiceConfig) {
             $(cfg.service($op);)*
         }
@@ -48,9 +51,11 @@ macro_rules! api {
                 (name = "grants", description = "Grants, tranches and milestones"),
                 (name = "payouts", description = "Payout requests and maker-checker approval"),
                 (name = "ledger", description = "Ledger exports (CSV with BOM, XLSX)"),
+                (name = "spending", description = "Expenditures against the budget, budget execution, financial reports, budget adjustments"),
+                (name = "attachments", description = "Documents of applications, grants and expenditures (multipart upload, download)"),
                 (name = "notifications", description = "The email outbox"),
                 (name = "audit", description = "The tamper-evident audit trail"),
-                (name = "operations", description = "Health and readiness"),
+                (name = "operations", description = "Health, readiness and metrics"),
             )
         )]
         pub struct ApiDoc;
@@ -58,7 +63,7 @@ macro_rules! api {
 }
 
 api! {
-    operations: [health::healthz, health::readyz],
+    operations: [health::healthz, health::readyz, metrics::metrics],
     v1: [
         auth::login,
         me::me,
@@ -118,5 +123,26 @@ api! {
         outbox::retry_outbox_message,
         audit::list_audit,
         audit::verify_audit,
+        spending::create_expenditure,
+        spending::list_expenditures,
+        spending::get_expenditure,
+        spending::update_expenditure,
+        spending::delete_expenditure,
+        spending::budget_execution,
+        spending::submit_report,
+        spending::list_reports,
+        spending::get_report,
+        spending::propose_adjustment,
+        spending::list_adjustments,
+        spending::approve_adjustment,
+        spending::reject_adjustment,
+        attachments::upload_application_attachment,
+        attachments::list_application_attachments,
+        attachments::upload_grant_attachment,
+        attachments::list_grant_attachments,
+        attachments::upload_expenditure_attachment,
+        attachments::list_expenditure_attachments,
+        attachments::download_attachment,
+        attachments::delete_attachment,
     ]
 }
