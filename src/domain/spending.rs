@@ -2,6 +2,13 @@
 //! personnel share of what was spent, the flags), budget adjustments between lines, and the
 //! party elements held against those planned. Pure functions over exact decimals.
 
+// Bound that makes this module's arithmetic safe: every amount here is a stored `Money` (below
+// 10^12 yuan, two fraction digits: `bounds::MONEY`, backed by NUMERIC CHECKs), a grant has at
+// most a few thousand budget lines and expenditures, and the only factors are 100 and
+// 1 + tolerance (≤ 2); sums and products stay below 10^20, far inside Decimal's 7.9 × 10^28.
+// Every division is by a value checked to be non-zero first.
+#![allow(clippy::arithmetic_side_effects)]
+
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
