@@ -74,7 +74,7 @@ fn bench_budget(c: &mut Criterion) {
                         (
                             l.category,
                             l.funded_by,
-                            line_amount(l.quantity, l.unit_cost),
+                            line_amount(l.quantity, l.unit_cost).unwrap_or_default(),
                         )
                     }));
                     (v, s)

@@ -12,8 +12,9 @@
 #
 # Excluded checks, and why:
 #   positive_data_acceptance  the schema cannot express every rule a request must meet (opaque
-#                             `cursor` values, e-mail syntax, non-blank names, date order, money
-#                             bounds), so schema-valid random data is rightly refused with the
+#                             `cursor` values, e-mail syntax, non-blank names, date order, sums
+#                             and cross-field rules such as grant_min <= grant_max; the bound of
+#                             each number is in the schema), so schema-valid random data is rightly refused with the
 #                             documented 400/422 problem+json; negative_data_rejection still runs.
 #   unsupported_method        actix routes by path and method together: a method the spec does
 #                             not list answers 404 not_found, not 405 (documented in docs/API.md).

@@ -15,7 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::{DatabaseSettings, Settings};
 use crate::http::error::ApiError;
 use crate::http::extract::authenticate;
-use crate::http::{extractor_configs, openapi::ApiDoc, routes, AppState};
+use crate::http::{contain_panic, extractor_configs, openapi::ApiDoc, routes, AppState};
 use crate::ops::metrics::Metrics;
 use crate::storage::Database;
 
@@ -30,6 +30,17 @@ pub struct Application {
 impl Application {
     /// Binds the listener (port 0 picks a free one) and prepares the server.
     pub fn build(settings: Settings, db: Database) -> anyhow::Result<Self> {
+        Self::build_with(settings, db, |_| {})
+    }
+
+    /// `build`, with more routes mounted in the same App (behind the same middleware). The
+    /// server itself mounts none this way; tests use it for routes that must not exist in
+    /// production (a handler that panics, one that stalls).
+    pub fn build_with(
+        settings: Settings,
+        db: Database,
+        extra_routes: fn(&mut web::ServiceConfig),
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind((
             settings.application.host.as_str(),
             settings.application.port,
@@ -54,7 +65,7 @@ impl Application {
         crate::notify::set_base_url(&settings.application.base_url);
         let shared = Arc::new(settings.clone());
         let metrics = Arc::new(Metrics::default());
-        let server = run(listener, settings, &db, metrics.clone())?;
+        let server = run_with(listener, settings, &db, metrics.clone(), extra_routes)?;
         Ok(Self {
             port,
             server,
@@ -195,6 +206,16 @@ pub fn run(
     background: &Database,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<Server> {
+    run_with(listener, settings, background, metrics, |_| {})
+}
+
+fn run_with(
+    listener: TcpListener,
+    settings: Settings,
+    background: &Database,
+    metrics: Arc<Metrics>,
+    extra_routes: fn(&mut web::ServiceConfig),
+) -> anyhow::Result<Server> {
     let workers = match settings.application.workers {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
@@ -233,6 +254,9 @@ pub fn run(
         App::new()
             .app_data(state)
             .configure(extractor_configs)
+            // Innermost, so it holds every route and the request id is known: a panic answers
+            // its own request 500 and leaves the worker to the others.
+            .wrap(from_fn(contain_panic::contain))
             .wrap(from_fn(move |req, next| {
                 deadline::enforce(deadline, req, next)
             }))
@@ -253,6 +277,8 @@ pub fn run(
             )
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
             .service(web::redirect("/docs", "/docs/"))
+            // Before the pages, whose scope takes every other path.
+            .configure(extra_routes)
             .configure(crate::web::configure)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::from(crate::service::Error::NotFound))

@@ -33,5 +33,35 @@ pub fn init(settings: &LogSettings) {
             )
             .try_init(),
     };
-    let _ = result;
+    if result.is_ok() {
+        log_panics();
+    }
+}
+
+/// Panics become error events of the subscriber, inside the span that was current: one
+/// raised while a request is served carries its request id (and method, route, user). The
+/// answer to that request is `http::contain_panic`'s business.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(a panic without a message)");
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let thread = std::thread::current();
+        // Captured only when RUST_BACKTRACE (or RUST_LIB_BACKTRACE) asks for it.
+        let backtrace = std::backtrace::Backtrace::capture();
+        tracing::error!(
+            panic = message,
+            location,
+            thread = thread.name().unwrap_or("unnamed"),
+            backtrace = %backtrace,
+            "panicked"
+        );
+    }));
 }

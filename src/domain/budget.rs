@@ -4,6 +4,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::bounds;
 use super::money::{round_fen, Money};
 use super::violation::Violation;
 
@@ -36,16 +37,21 @@ pub const MAX_LINES: usize = 200;
 pub struct BudgetLineInput {
     pub category: BudgetCategory,
     pub description: String,
-    /// A positive number with at most 2 fraction digits, as a string ("12", "1.5").
-    #[schema(value_type = String, example = "12")]
+    /// Above 0, at most 10,000,000, with at most 2 fraction digits, as a string ("12", "1.5").
+    #[serde(deserialize_with = "super::bounds::quantity")]
+    #[schema(schema_with = super::bounds::quantity_schema)]
     pub quantity: Decimal,
     pub unit_cost: Money,
     pub funded_by: FundedBy,
 }
 
-/// quantity × unit cost, rounded half-up to the fen.
-pub fn line_amount(quantity: Decimal, unit_cost: Money) -> Decimal {
-    round_fen(quantity * unit_cost.amount())
+/// A line's amount is below this (one line of a project budget: 100 billion yuan).
+pub const MAX_LINE_AMOUNT: Decimal = Decimal::from_parts(1_215_752_192, 23, 0, false, 0);
+
+/// quantity × unit cost, rounded half-up to the fen; `None` when the product overflows (it
+/// cannot within `bounds::QUANTITY` and `bounds::MONEY`: below 10^19).
+pub fn line_amount(quantity: Decimal, unit_cost: Money) -> Option<Decimal> {
+    quantity.checked_mul(unit_cost.amount()).map(round_fen)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,15 +65,18 @@ pub struct BudgetSummary {
 pub fn summarize<'a>(
     lines: impl IntoIterator<Item = (BudgetCategory, FundedBy, Decimal)> + 'a,
 ) -> BudgetSummary {
+    // Saturating: validated lines are each below MAX_LINE_AMOUNT and their total within
+    // bounds::MONEY, so a clamp is never reached by them; for anything else the clamped sum
+    // is still far past every limit it is compared with, instead of a panic.
     let mut s = BudgetSummary::default();
     for (category, funded_by, amount) in lines {
-        s.total += amount;
+        s.total = s.total.saturating_add(amount);
         if category == BudgetCategory::Personnel {
-            s.personnel += amount;
+            s.personnel = s.personnel.saturating_add(amount);
         }
         match funded_by {
-            FundedBy::Grant => s.grant_funded += amount,
-            FundedBy::SelfFunded => s.self_funded += amount,
+            FundedBy::Grant => s.grant_funded = s.grant_funded.saturating_add(amount),
+            FundedBy::SelfFunded => s.self_funded = s.self_funded.saturating_add(amount),
         }
     }
     s
@@ -83,7 +92,9 @@ pub fn validate_lines(lines: &[BudgetLineInput]) -> Vec<Violation> {
                 .field("lines"),
         );
     }
+    let mut total = Decimal::ZERO;
     for (i, l) in lines.iter().enumerate() {
+        // Parsing already holds quantities to bounds::QUANTITY; this guards lines built in code.
         if l.quantity <= Decimal::ZERO
             || l.quantity.normalize().scale() > 2
             || l.quantity > Decimal::from(10_000_000)
@@ -107,19 +118,31 @@ pub fn validate_lines(lines: &[BudgetLineInput]) -> Vec<Violation> {
                     .field(format!("lines[{i}].description")),
             );
         }
-        let amount = l.quantity * l.unit_cost.amount();
-        if amount >= Decimal::from(100_000_000_000i64) {
-            v.push(
+        match line_amount(l.quantity, l.unit_cost) {
+            Some(amount) if amount < MAX_LINE_AMOUNT => total = total.saturating_add(amount),
+            amount => v.push(
                 Violation::new("amount", "a line's amount is below 100,000,000,000")
-                    .actual(amount)
+                    .limit("< 100000000000")
+                    .actual(amount.map_or_else(|| "overflow".to_string(), |a| a.to_string()))
                     .field(format!("lines[{i}]")),
-            );
+            ),
         }
+    }
+    // The budget total is stored like any amount (NUMERIC(14, 2)).
+    if total > bounds::MONEY.max {
+        v.push(
+            Violation::new("range", "the budget total is below 1,000,000,000,000")
+                .limit(bounds::MONEY.range())
+                .actual(total)
+                .field("lines"),
+        );
     }
     v
 }
 
 #[cfg(test)]
+// Test code: an overflow here fails a test; it never serves a request.
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -129,16 +152,17 @@ mod tests {
     fn amounts_round_to_the_fen() {
         assert_eq!(
             line_amount(dec!(3), Money::parse("33.33").unwrap()),
-            dec!(99.99)
+            Some(dec!(99.99))
         );
         assert_eq!(
             line_amount(dec!(0.5), Money::parse("0.05").unwrap()),
-            dec!(0.03)
+            Some(dec!(0.03))
         );
         assert_eq!(
             line_amount(dec!(1.5), Money::parse("0.01").unwrap()),
-            dec!(0.02)
+            Some(dec!(0.02))
         );
+        assert_eq!(MAX_LINE_AMOUNT, dec!(100000000000));
     }
 
     proptest! {

@@ -39,7 +39,13 @@ fn pct_rounded(part: Decimal, total: Decimal, strategy: rust_decimal::RoundingSt
     if total.is_zero() {
         return "n/a".into();
     }
-    let mut share = (part * Decimal::from(100) / total).round_dp_with_strategy(2, strategy);
+    let Some(share) = part
+        .checked_mul(Decimal::ONE_HUNDRED)
+        .and_then(|p| p.checked_div(total))
+    else {
+        return "n/a".into();
+    };
+    let mut share = share.round_dp_with_strategy(2, strategy);
     share.rescale(2);
     format!("{share}%")
 }
@@ -68,8 +74,9 @@ pub fn check_submission(f: &SubmissionFacts, rules: &RoundRules) -> Vec<Violatio
             .actual(f.now.to_rfc3339()),
         );
     }
-    let would_be = f.other_active_applications + 1;
-    if would_be > rules.max_applications_per_organization {
+    // In u64, so the count plus this one is exact for any u32.
+    let would_be = u64::from(f.other_active_applications).saturating_add(1);
+    if would_be > u64::from(rules.max_applications_per_organization) {
         v.push(
             Violation::new(
                 "application_quota",
@@ -90,8 +97,10 @@ pub fn check_submission(f: &SubmissionFacts, rules: &RoundRules) -> Vec<Violatio
                 .field("budget"),
         );
     }
-    // Compared without division: personnel <= ratio × total, exact.
-    if f.budget.personnel > rules.max_personnel_ratio * f.budget.total {
+    // Compared without division: personnel <= ratio × total, exact. Saturating: a product
+    // past Decimal::MAX (impossible within bounds::RATIO and bounds::MONEY) is a cap nothing
+    // exceeds, which is what the exact product would be.
+    if f.budget.personnel > rules.max_personnel_ratio.saturating_mul(f.budget.total) {
         v.push(
             Violation::new(
                 "personnel_ratio",
@@ -139,7 +148,7 @@ pub fn check_submission(f: &SubmissionFacts, rules: &RoundRules) -> Vec<Violatio
             .field("co_funding"),
         );
     }
-    if f.co_funding < rules.min_co_funding_ratio * f.budget.total {
+    if f.co_funding < rules.min_co_funding_ratio.saturating_mul(f.budget.total) {
         v.push(
             Violation::new(
                 "min_co_funding_ratio",
@@ -261,6 +270,8 @@ pub fn check_submission(f: &SubmissionFacts, rules: &RoundRules) -> Vec<Violatio
 }
 
 #[cfg(test)]
+// Test code: an overflow here fails a test; it never serves a request.
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use crate::domain::round::{RoundKind, RoundRules};

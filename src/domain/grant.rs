@@ -102,17 +102,26 @@ pub fn valid_score(score: Decimal) -> bool {
 /// The schedule is assumed valid (percentages > 0 adding up to 100; `round::validate_tranches`).
 pub fn split_tranches(award: Money, schedule: &[TrancheSpec]) -> Vec<Money> {
     let total = award.amount();
+    let last = schedule.len().saturating_sub(1);
     let mut out = Vec::with_capacity(schedule.len());
+    // 0 <= allotted <= total throughout: each tranche is clamped to what is left.
     let mut allotted = Decimal::ZERO;
     for (i, spec) in schedule.iter().enumerate() {
-        let amount = if i + 1 == schedule.len() {
-            total - allotted
+        let left = total.saturating_sub(allotted);
+        let amount = if i == last {
+            left
         } else {
+            // Saturating: a share past Decimal::MAX (a percentage far beyond
+            // bounds::PERCENT) is more than what is left, and is clamped to it.
+            let share = total
+                .saturating_mul(spec.percent)
+                .checked_div(Decimal::ONE_HUNDRED)
+                .map_or(left, round_fen);
             // Never more than what is left, so no tranche (the last included) goes negative.
-            round_fen(total * spec.percent / dec!(100)).min(total - allotted)
+            share.max(Decimal::ZERO).min(left)
         };
-        allotted += amount;
-        out.push(Money::new(amount.max(Decimal::ZERO)).unwrap_or(Money::ZERO));
+        allotted = allotted.saturating_add(amount);
+        out.push(Money::new(amount).unwrap_or(Money::ZERO));
     }
     out
 }
@@ -140,21 +149,33 @@ pub fn is_evaluation(m: Milestone) -> bool {
 
 /// Whether `new_amount` fits beside what already holds the limit: `held + new ≤ limit`.
 pub fn fits(held: Money, limit: Money, new_amount: Money) -> bool {
-    held.amount() + new_amount.amount() <= limit.amount()
+    held.amount()
+        .checked_add(new_amount.amount())
+        .is_some_and(|sum| sum <= limit.amount())
 }
 
 /// What is left of a limit after what holds it (never negative).
 pub fn remaining(held: Money, limit: Money) -> Money {
-    Money::new((limit.amount() - held.amount()).max(Decimal::ZERO)).unwrap_or(Money::ZERO)
+    Money::new(
+        limit
+            .amount()
+            .saturating_sub(held.amount())
+            .max(Decimal::ZERO),
+    )
+    .unwrap_or(Money::ZERO)
 }
 
 /// The date a blacklisting ends: `years` after `from` (29 February becomes 28 February).
 pub fn blacklist_until(from: chrono::NaiveDate, years: u32) -> chrono::NaiveDate {
-    from.checked_add_months(chrono::Months::new(years * 12))
+    years
+        .checked_mul(12)
+        .and_then(|months| from.checked_add_months(chrono::Months::new(months)))
         .unwrap_or(chrono::NaiveDate::MAX)
 }
 
 #[cfg(test)]
+// Test code: an overflow here fails a test; it never serves a request.
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use crate::domain::round::default_tranches;

@@ -11,6 +11,7 @@ use rust_decimal::{Decimal, MathematicalOps};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::arith::{checked_mean, saturating_sum};
 use super::money::round_fen;
 use super::round::{PartyPointsTable, RoundRules, Rubric};
 use super::violation::Violation;
@@ -32,7 +33,9 @@ pub const TRIM_FROM: usize = 5;
 pub fn judged_max(rubric: &Rubric, points: &PartyPointsTable, key: &str) -> Option<Decimal> {
     rubric.criteria.iter().find(|c| c.key == key).map(|c| {
         if c.party_element {
-            (c.max - points.max_objective).max(Decimal::ZERO)
+            c.max
+                .saturating_sub(points.max_objective)
+                .max(Decimal::ZERO)
         } else {
             c.max
         }
@@ -80,7 +83,10 @@ pub fn check_scores(
                 .field(field.clone()),
             );
         }
-        if !rubric.score_step.is_zero() && !(*score % rubric.score_step).is_zero() {
+        let off_step = score
+            .checked_rem(rubric.score_step)
+            .is_none_or(|r| !r.is_zero());
+        if !rubric.score_step.is_zero() && off_step {
             v.push(
                 Violation::new("score_step", "scores are multiples of the round's step")
                     .limit(rubric.score_step.normalize())
@@ -105,7 +111,7 @@ pub fn check_scores(
 
 /// The sum of a reviewer's scores (the judged part of its total).
 pub fn judged_total(scores: &BTreeMap<String, Decimal>) -> Decimal {
-    scores.values().copied().sum()
+    saturating_sum(scores.values().copied())
 }
 
 /// The mean of the totals, the highest and lowest dropped first when there are 5 or more.
@@ -117,22 +123,30 @@ pub fn trimmed_mean(totals: &[Decimal]) -> Option<Decimal> {
     let mut sorted = totals.to_vec();
     sorted.sort();
     let kept = if sorted.len() >= TRIM_FROM {
-        &sorted[1..sorted.len() - 1]
+        // At least 5 scores: the slice keeps 3 or more.
+        &sorted[1..sorted.len().saturating_sub(1)]
     } else {
         &sorted[..]
     };
-    Some(kept.iter().copied().sum::<Decimal>() / Decimal::from(kept.len()))
+    // `None` on an overflowing sum, which totals within bounds::RUBRIC_POINTS never reach.
+    checked_mean(kept)
 }
 
 fn mean(xs: &[Decimal]) -> Option<Decimal> {
-    (!xs.is_empty()).then(|| xs.iter().copied().sum::<Decimal>() / Decimal::from(xs.len()))
+    checked_mean(xs)
 }
 
-/// Population standard deviation.
+/// Population standard deviation (`None` for no values, or squares past Decimal::MAX).
 fn spread(xs: &[Decimal]) -> Option<Decimal> {
     let m = mean(xs)?;
-    let var = xs.iter().map(|x| (x - m) * (x - m)).sum::<Decimal>() / Decimal::from(xs.len());
-    var.sqrt()
+    let squares = xs
+        .iter()
+        .map(|x| {
+            let d = x.checked_sub(m)?;
+            d.checked_mul(d)
+        })
+        .collect::<Option<Vec<Decimal>>>()?;
+    checked_mean(&squares)?.sqrt()
 }
 
 /// Two places, half-up (四舍五入).
@@ -168,7 +182,7 @@ impl ReviewInput {
 
     /// The judged part of this reviewer's total.
     pub fn judged_total(&self) -> Decimal {
-        self.scores.iter().flatten().copied().sum()
+        saturating_sum(self.scores.iter().flatten().copied())
     }
 }
 
@@ -252,7 +266,7 @@ pub fn rank(inputs: &[RankInput], rubric: &Rubric, rules: &RoundRules) -> Rankin
             input
                 .reviews
                 .iter()
-                .map(|r| r.judged_total() + input.party_objective)
+                .map(|r| r.judged_total().saturating_add(input.party_objective))
                 .collect()
         })
         .collect();
@@ -286,11 +300,17 @@ pub fn rank(inputs: &[RankInput], rubric: &Rubric, rules: &RoundRules) -> Rankin
     });
     let normalize = |reviewer: Uuid, t: Decimal, (panel_mean, panel_spread): (Decimal, Decimal)| {
         let (m, s) = stats[&reviewer];
-        if s.is_zero() {
-            panel_mean + (t - m)
+        // Saturating and checked: within bounds::RUBRIC_POINTS totals, means and spreads are
+        // below 10^5 and z-scores below the square root of the count, far from any limit.
+        let offset = t.saturating_sub(m);
+        let scaled = if s.is_zero() {
+            Some(offset)
         } else {
-            panel_mean + (t - m) / s * panel_spread
-        }
+            offset
+                .checked_div(s)
+                .map(|z| z.saturating_mul(panel_spread))
+        };
+        panel_mean.saturating_add(scaled.unwrap_or_default())
     };
 
     let min = rules.min_reviewers as usize;
@@ -343,7 +363,9 @@ pub fn rank(inputs: &[RankInput], rubric: &Rubric, rules: &RoundRules) -> Rankin
             party_objective: input.party_objective,
             party_judged_mean: party_judged_raw.map(round2),
             party_element_score: Some(round2(
-                input.party_objective + party_judged_raw.unwrap_or_default(),
+                input
+                    .party_objective
+                    .saturating_add(party_judged_raw.unwrap_or_default()),
             )),
             assessment_passed: input.assessment_passed,
             passes_pass_mark: ranking_score.is_some_and(|s| s >= rules.pass_mark),
@@ -357,7 +379,7 @@ pub fn rank(inputs: &[RankInput], rubric: &Rubric, rules: &RoundRules) -> Rankin
     }
     ranked.sort_by(rank_order);
     for (i, r) in ranked.iter_mut().enumerate() {
-        r.rank = Some(i as u32 + 1);
+        r.rank = Some(u32::try_from(i).unwrap_or(u32::MAX).saturating_add(1));
     }
     incomplete.sort_by_key(|a| a.submitted_at);
 
@@ -369,7 +391,7 @@ pub fn rank(inputs: &[RankInput], rubric: &Rubric, rules: &RoundRules) -> Rankin
             let (m, s) = stats[id];
             let devs: Vec<Decimal> = ts
                 .iter()
-                .map(|(i, t)| *t - app_means[*i].unwrap_or(*t))
+                .map(|(i, t)| t.saturating_sub(app_means[*i].unwrap_or(*t)))
                 .collect();
             ReviewerCalibration {
                 reviewer_id: *id,
@@ -429,13 +451,14 @@ pub struct Allocation {
 /// application that does not fit is unfunded, and the walk goes on (a smaller one below may fit).
 pub fn allocate(ranked: &[AwardCandidate], incomplete: &[Uuid], pool: Decimal) -> Allocation {
     let mut remaining = pool;
-    let mut lines = Vec::with_capacity(ranked.len() + incomplete.len());
+    let mut lines = Vec::with_capacity(ranked.len().saturating_add(incomplete.len()));
     for c in ranked {
         let amount = c.adjusted.unwrap_or(c.requested);
         let (outcome, amount) = if !c.passes_pass_mark {
             (AwardOutcome::BelowPassMark, Decimal::ZERO)
         } else if amount > Decimal::ZERO && amount <= remaining {
-            remaining -= amount;
+            // 0 < amount <= remaining: the difference is exact.
+            remaining = remaining.saturating_sub(amount);
             (AwardOutcome::Funded, amount)
         } else {
             (AwardOutcome::UnfundedPool, Decimal::ZERO)
@@ -457,7 +480,8 @@ pub fn allocate(ranked: &[AwardCandidate], incomplete: &[Uuid], pool: Decimal) -
     }
     Allocation {
         lines,
-        total_awarded: pool - remaining,
+        // remaining only ever decreases from the pool by funded amounts: exact.
+        total_awarded: pool.saturating_sub(remaining),
         remaining_pool: remaining,
     }
 }
@@ -499,9 +523,10 @@ pub fn auto_assign(
     for e in existing {
         taken.insert((e.application_id, e.reviewer_id));
         if e.active {
-            *active.entry(e.application_id).or_default() += 1;
+            let n = active.entry(e.application_id).or_default();
+            *n = n.saturating_add(1);
             if let Some(l) = load.get_mut(&e.reviewer_id) {
-                *l += 1;
+                *l = l.saturating_add(1);
             }
         }
     }
@@ -519,9 +544,11 @@ pub fn auto_assign(
                 .min_by_key(|r| (load[&r.reviewer_id], r.reviewer_id));
             let Some(r) = pick else { break };
             taken.insert((*app, r.reviewer_id));
-            *load.get_mut(&r.reviewer_id).expect("panel member") += 1;
+            if let Some(l) = load.get_mut(&r.reviewer_id) {
+                *l = l.saturating_add(1);
+            }
             new.push((*app, r.reviewer_id));
-            need -= 1;
+            need = need.saturating_sub(1);
         }
         if need > 0 {
             short.push(Shortfall {
@@ -534,6 +561,8 @@ pub fn auto_assign(
 }
 
 #[cfg(test)]
+// Test code: an overflow here fails a test; it never serves a request.
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use crate::domain::round::RoundKind;

@@ -6,6 +6,8 @@ use rust_decimal_macros::dec;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::arith::saturating_sum;
+use super::bounds;
 use super::rating::{PartyBuildingStatus, Rating};
 use super::violation::Violation;
 
@@ -22,41 +24,55 @@ string_enum! {
 #[serde(deny_unknown_fields)]
 pub struct RoundRules {
     /// Submitted-or-later applications one organization may have in the round (rule 1).
+    #[schema(minimum = 1, maximum = 100)]
     pub max_applications_per_organization: u32,
     /// Personnel lines / budget total, at most (rule 2), e.g. "0.50".
-    #[schema(value_type = String, example = "0.50")]
+    #[serde(deserialize_with = "super::bounds::ratio")]
+    #[schema(schema_with = super::bounds::ratio_schema)]
     pub max_personnel_ratio: Decimal,
     /// Lowest rating accepted, valid on the submission date (rule 3).
     pub min_rating: Option<Rating>,
     /// Months since registration (rule 6).
+    #[schema(maximum = 1200)]
     pub min_organization_age_months: u32,
     /// Self-raised co-funding / budget total, at least.
-    #[schema(value_type = String, example = "0")]
+    #[serde(deserialize_with = "super::bounds::ratio")]
+    #[schema(schema_with = super::bounds::ratio_schema)]
     pub min_co_funding_ratio: Decimal,
     /// The party-building assessment must have passed (rule 6, seed 004: 考核合格).
     pub require_passed_assessment: bool,
-    /// Reviewers per application (used by the review issue).
+    /// Reviewers per application.
+    #[schema(minimum = 1, maximum = 50)]
     pub min_reviewers: u32,
     /// Final score needed for an award.
-    #[schema(value_type = String, example = "60")]
+    #[serde(deserialize_with = "super::bounds::rubric_points")]
+    #[schema(schema_with = super::bounds::rubric_points_schema)]
     pub pass_mark: Decimal,
     /// Rank by z-score-normalized reviewer totals (raw totals are shown too).
     #[serde(default)]
     pub score_normalization: bool,
     /// Length of the public notice (公示) of an award decision, in days.
     #[serde(default = "default_public_notice_days")]
+    #[schema(maximum = 60)]
     pub public_notice_days: u32,
     /// Mid-term and final evaluation scores at or above this pass.
-    #[schema(value_type = String, example = "60")]
-    #[serde(default = "default_evaluation_pass_mark")]
+    #[serde(
+        default = "default_evaluation_pass_mark",
+        deserialize_with = "super::bounds::evaluation_score"
+    )]
+    #[schema(schema_with = super::bounds::evaluation_score_schema)]
     pub evaluation_pass_mark: Decimal,
     /// Years an organization is blacklisted after a failed evaluation, by default.
     #[serde(default = "default_blacklist_years")]
+    #[schema(maximum = 10)]
     pub blacklist_years: u32,
     /// A category may be overspent by this share of its budget before it is flagged (预算调整):
     /// "0.10" flags 10.01% over, not 10.00%.
-    #[schema(value_type = String, example = "0.10")]
-    #[serde(default = "default_budget_adjustment_tolerance")]
+    #[serde(
+        default = "default_budget_adjustment_tolerance",
+        deserialize_with = "super::bounds::ratio"
+    )]
+    #[schema(schema_with = super::bounds::ratio_schema)]
     pub budget_adjustment_tolerance: Decimal,
     /// The mid-term and final evaluations are recorded only after the grantee submitted the
     /// financial report of that period.
@@ -73,6 +89,13 @@ fn default_budget_adjustment_tolerance() -> Decimal {
 fn default_true() -> bool {
     true
 }
+
+/// A round can let one organization hold at most this many applications.
+pub const MAX_APPLICATIONS_PER_ORGANIZATION: u32 = 100;
+/// The longest registration age a round can ask for: 100 years.
+pub const MAX_ORGANIZATION_AGE_MONTHS: u32 = 1200;
+/// Criteria in a rubric, at most.
+pub const MAX_CRITERIA: usize = 50;
 
 fn default_public_notice_days() -> u32 {
     7
@@ -110,29 +133,52 @@ impl RoundRules {
     }
 
     pub fn validate(&self, out: &mut Vec<Violation>) {
-        if self.max_applications_per_organization == 0 {
+        if !(1..=MAX_APPLICATIONS_PER_ORGANIZATION)
+            .contains(&self.max_applications_per_organization)
+        {
             out.push(
-                Violation::new("range", "max_applications_per_organization is at least 1")
-                    .limit(">= 1")
-                    .actual(0)
-                    .field("rules.max_applications_per_organization"),
+                Violation::new(
+                    "range",
+                    "max_applications_per_organization is between 1 and 100",
+                )
+                .limit("1..100")
+                .actual(self.max_applications_per_organization)
+                .field("rules.max_applications_per_organization"),
             );
         }
-        let ratio_ok = |r: Decimal| r >= Decimal::ZERO && r <= Decimal::ONE;
+        if self.min_organization_age_months > MAX_ORGANIZATION_AGE_MONTHS {
+            out.push(
+                Violation::new(
+                    "range",
+                    "min_organization_age_months is at most 1200 (100 years)",
+                )
+                .limit("0..1200")
+                .actual(self.min_organization_age_months)
+                .field("rules.min_organization_age_months"),
+            );
+        }
+        // Parsing already holds these to `bounds`; this also covers rules built in code.
+        let ratio_ok = |r: Decimal| bounds::RATIO.contains(r);
         if !ratio_ok(self.max_personnel_ratio) || self.max_personnel_ratio.is_zero() {
             out.push(
-                Violation::new("range", "max_personnel_ratio is above 0 and at most 1")
-                    .limit("(0, 1]")
-                    .actual(self.max_personnel_ratio)
-                    .field("rules.max_personnel_ratio"),
+                Violation::new(
+                    "range",
+                    "max_personnel_ratio is above 0 and at most 1, to 4 fraction digits",
+                )
+                .limit("(0, 1]")
+                .actual(self.max_personnel_ratio)
+                .field("rules.max_personnel_ratio"),
             );
         }
         if !ratio_ok(self.min_co_funding_ratio) {
             out.push(
-                Violation::new("range", "min_co_funding_ratio is between 0 and 1")
-                    .limit("[0, 1]")
-                    .actual(self.min_co_funding_ratio)
-                    .field("rules.min_co_funding_ratio"),
+                Violation::new(
+                    "range",
+                    "min_co_funding_ratio is between 0 and 1, to 4 fraction digits",
+                )
+                .limit("[0, 1]")
+                .actual(self.min_co_funding_ratio)
+                .field("rules.min_co_funding_ratio"),
             );
         }
         if self.min_reviewers == 0 || self.min_reviewers > 50 {
@@ -151,7 +197,7 @@ impl RoundRules {
                     .field("rules.public_notice_days"),
             );
         }
-        if self.evaluation_pass_mark < Decimal::ZERO || self.evaluation_pass_mark > dec!(100) {
+        if !bounds::EVALUATION_SCORE.contains(self.evaluation_pass_mark) {
             out.push(
                 Violation::new("range", "evaluation_pass_mark is between 0 and 100")
                     .limit("0..100")
@@ -167,20 +213,21 @@ impl RoundRules {
                     .field("rules.blacklist_years"),
             );
         }
-        if self.budget_adjustment_tolerance < Decimal::ZERO
-            || self.budget_adjustment_tolerance > Decimal::ONE
-        {
+        if !bounds::RATIO.contains(self.budget_adjustment_tolerance) {
             out.push(
-                Violation::new("range", "budget_adjustment_tolerance is between 0 and 1")
-                    .limit("[0, 1]")
-                    .actual(self.budget_adjustment_tolerance)
-                    .field("rules.budget_adjustment_tolerance"),
+                Violation::new(
+                    "range",
+                    "budget_adjustment_tolerance is between 0 and 1, to 4 fraction digits",
+                )
+                .limit("[0, 1]")
+                .actual(self.budget_adjustment_tolerance)
+                .field("rules.budget_adjustment_tolerance"),
             );
         }
-        if self.pass_mark < Decimal::ZERO {
+        if !bounds::RUBRIC_POINTS.contains(self.pass_mark) {
             out.push(
-                Violation::new("range", "pass_mark cannot be negative")
-                    .limit(">= 0")
+                Violation::new("range", "pass_mark is between 0 and 1000")
+                    .limit("0..1000")
                     .actual(self.pass_mark)
                     .field("rules.pass_mark"),
             );
@@ -194,7 +241,8 @@ pub struct Criterion {
     /// Stable key, e.g. `need_analysis`.
     pub key: String,
     pub name: String,
-    #[schema(value_type = String, example = "15")]
+    #[serde(deserialize_with = "super::bounds::rubric_points")]
+    #[schema(schema_with = super::bounds::rubric_points_schema)]
     pub max: Decimal,
     /// The one party-element criterion (rule 5).
     #[serde(default)]
@@ -204,10 +252,12 @@ pub struct Criterion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rubric {
-    #[schema(value_type = String, example = "100")]
+    #[serde(deserialize_with = "super::bounds::rubric_points")]
+    #[schema(schema_with = super::bounds::rubric_points_schema)]
     pub total: Decimal,
     /// Scores are multiples of this step.
-    #[schema(value_type = String, example = "0.5")]
+    #[serde(deserialize_with = "super::bounds::score_step")]
+    #[schema(schema_with = super::bounds::score_step_schema)]
     pub score_step: Decimal,
     pub criteria: Vec<Criterion>,
 }
@@ -254,21 +304,29 @@ impl Default for Rubric {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartyPointsTable {
-    #[schema(value_type = String)]
+    #[serde(deserialize_with = "super::bounds::party_points")]
+    #[schema(schema_with = super::bounds::party_points_schema)]
     pub independent_branch: Decimal,
-    #[schema(value_type = String)]
+    #[serde(deserialize_with = "super::bounds::party_points")]
+    #[schema(schema_with = super::bounds::party_points_schema)]
     pub joint_branch: Decimal,
-    #[schema(value_type = String)]
+    #[serde(deserialize_with = "super::bounds::party_points")]
+    #[schema(schema_with = super::bounds::party_points_schema)]
     pub instructor_only: Decimal,
-    #[schema(value_type = String)]
+    #[serde(deserialize_with = "super::bounds::party_points")]
+    #[schema(schema_with = super::bounds::party_points_schema)]
     pub none: Decimal,
-    #[schema(value_type = String)]
+    #[serde(deserialize_with = "super::bounds::party_points")]
+    #[schema(schema_with = super::bounds::party_points_schema)]
     pub party_member_on_team: Decimal,
-    #[schema(value_type = String)]
+    #[serde(deserialize_with = "super::bounds::party_points")]
+    #[schema(schema_with = super::bounds::party_points_schema)]
     pub party_activity_planned: Decimal,
-    #[schema(value_type = String)]
+    #[serde(deserialize_with = "super::bounds::party_points")]
+    #[schema(schema_with = super::bounds::party_points_schema)]
     pub red_project: Decimal,
-    #[schema(value_type = String)]
+    #[serde(deserialize_with = "super::bounds::party_points")]
+    #[schema(schema_with = super::bounds::party_points_schema)]
     pub max_objective: Decimal,
 }
 
@@ -302,16 +360,16 @@ impl PartyPointsTable {
             PartyBuildingStatus::InstructorOnly => self.instructor_only,
             PartyBuildingStatus::None => self.none,
         };
-        let mut total = base;
-        if party_member_on_team {
-            total += self.party_member_on_team;
-        }
-        if party_activities > 0 {
-            total += self.party_activity_planned;
-        }
-        if red_project {
-            total += self.red_project;
-        }
+        let extras = [
+            (party_member_on_team, self.party_member_on_team),
+            (party_activities > 0, self.party_activity_planned),
+            (red_project, self.red_project),
+        ];
+        // Saturating: the result is capped at `max_objective` anyway, so a table past the
+        // bounds (entries above `bounds::PARTY_POINTS`, built in code) still cannot overflow.
+        let total = saturating_sum(
+            std::iter::once(base).chain(extras.iter().filter(|(on, _)| *on).map(|(_, p)| *p)),
+        );
         total.min(self.max_objective)
     }
 }
@@ -328,7 +386,8 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrancheSpec {
-    #[schema(value_type = String, example = "50")]
+    #[serde(deserialize_with = "super::bounds::percent")]
+    #[schema(schema_with = super::bounds::percent_schema)]
     pub percent: Decimal,
     pub milestone: Milestone,
 }
@@ -351,7 +410,16 @@ pub fn default_tranches() -> Vec<TrancheSpec> {
 }
 
 pub fn validate_rubric(r: &Rubric, points: &PartyPointsTable, out: &mut Vec<Violation>) {
-    let sum: Decimal = r.criteria.iter().map(|c| c.max).sum();
+    if r.criteria.len() > MAX_CRITERIA {
+        out.push(
+            Violation::new("range", "a rubric has at most 50 criteria")
+                .limit(MAX_CRITERIA)
+                .actual(r.criteria.len())
+                .field("rubric.criteria"),
+        );
+    }
+    // Saturating: a sum past Decimal::MAX differs from any total, so it is refused all the same.
+    let sum = saturating_sum(r.criteria.iter().map(|c| c.max));
     if sum != r.total {
         out.push(
             Violation::new(
@@ -397,10 +465,10 @@ pub fn validate_rubric(r: &Rubric, points: &PartyPointsTable, out: &mut Vec<Viol
                     .field(format!("rubric.criteria[{i}].key")),
             );
         }
-        if c.max <= Decimal::ZERO {
+        if c.max <= Decimal::ZERO || !bounds::RUBRIC_POINTS.contains(c.max) {
             out.push(
-                Violation::new("range", "a criterion's maximum is above 0")
-                    .limit("> 0")
+                Violation::new("range", "a criterion's maximum is above 0 and at most 1000")
+                    .limit("(0, 1000]")
                     .actual(c.max)
                     .field(format!("rubric.criteria[{i}].max")),
             );
@@ -425,7 +493,7 @@ pub fn validate_rubric(r: &Rubric, points: &PartyPointsTable, out: &mut Vec<Viol
 }
 
 pub fn validate_tranches(t: &[TrancheSpec], out: &mut Vec<Violation>) {
-    let sum: Decimal = t.iter().map(|s| s.percent).sum();
+    let sum = saturating_sum(t.iter().map(|s| s.percent));
     if sum != dec!(100) {
         out.push(
             Violation::new("tranche_total", "tranche percentages add up to 100")
@@ -435,12 +503,15 @@ pub fn validate_tranches(t: &[TrancheSpec], out: &mut Vec<Violation>) {
         );
     }
     for (i, s) in t.iter().enumerate() {
-        if s.percent <= Decimal::ZERO {
+        if !bounds::PERCENT.contains(s.percent) {
             out.push(
-                Violation::new("range", "a tranche percentage is above 0")
-                    .limit("> 0")
-                    .actual(s.percent)
-                    .field(format!("tranche_schedule[{i}].percent")),
+                Violation::new(
+                    "range",
+                    "a tranche percentage is above 0 and at most 100, to 2 fraction digits",
+                )
+                .limit(bounds::PERCENT.range())
+                .actual(s.percent)
+                .field(format!("tranche_schedule[{i}].percent")),
             );
         }
     }
@@ -456,6 +527,8 @@ pub fn validate_tranches(t: &[TrancheSpec], out: &mut Vec<Violation>) {
 }
 
 #[cfg(test)]
+// Test code: an overflow here fails a test; it never serves a request.
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,10 @@
 //! Spending against the approved budget: budget execution (per category and per line, the
 //! personnel share of what was spent, the flags), budget adjustments between lines, and the
 //! party elements held against those planned. Pure functions over exact decimals.
+//!
+//! Amounts are `Money` (below 10^14) and the rules' shares are within `bounds::RATIO`, so sums
+//! over any realistic number of rows stay exact; the arithmetic saturates (or answers `None`)
+//! rather than panic on values past those bounds.
 
 use std::collections::BTreeMap;
 
@@ -88,7 +92,9 @@ pub fn percent(part: Decimal, whole: Decimal) -> Option<Decimal> {
     if whole.is_zero() {
         return None;
     }
-    let mut p = (part * Decimal::ONE_HUNDRED / whole)
+    let mut p = part
+        .checked_mul(Decimal::ONE_HUNDRED)?
+        .checked_div(whole)?
         .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     p.rescale(2);
     Some(p)
@@ -97,7 +103,7 @@ pub fn percent(part: Decimal, whole: Decimal) -> Option<Decimal> {
 /// Over the budget by more than the tolerance: spent > budget × (1 + tolerance), exactly.
 /// With a zero budget any spending is over.
 pub fn over_tolerance(spent: Decimal, budget: Decimal, tolerance: Decimal) -> bool {
-    spent > budget * (Decimal::ONE + tolerance)
+    spent > budget.saturating_mul(Decimal::ONE.saturating_add(tolerance))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -197,7 +203,7 @@ fn m(d: Decimal) -> Money {
 }
 
 fn pct(d: Decimal) -> Decimal {
-    let mut p = d * Decimal::ONE_HUNDRED;
+    let mut p = d.saturating_mul(Decimal::ONE_HUNDRED);
     p.rescale(2);
     p
 }
@@ -215,26 +221,29 @@ pub fn execution(
         (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
     for l in budget {
         let a = l.amount.amount();
-        by_cat.entry(l.category).or_default().0 += a;
-        total_budget += a;
+        let cat = by_cat.entry(l.category).or_default();
+        cat.0 = cat.0.saturating_add(a);
+        total_budget = total_budget.saturating_add(a);
         match l.funded_by {
-            FundedBy::Grant => grant_budget += a,
-            FundedBy::SelfFunded => self_budget += a,
+            FundedBy::Grant => grant_budget = grant_budget.saturating_add(a),
+            FundedBy::SelfFunded => self_budget = self_budget.saturating_add(a),
         }
     }
     let (mut spent, mut without_line, mut personnel) =
         (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
     for s in spending {
-        by_cat.entry(s.category).or_default().1 += s.amount;
-        spent += s.amount;
+        let cat = by_cat.entry(s.category).or_default();
+        cat.1 = cat.1.saturating_add(s.amount);
+        spent = spent.saturating_add(s.amount);
         if s.category == BudgetCategory::Personnel {
-            personnel += s.amount;
+            personnel = personnel.saturating_add(s.amount);
         }
         match s.budget_line {
             Some(id) if budget.iter().any(|l| l.id == id) => {
-                *by_line.entry(id).or_default() += s.amount
+                let line = by_line.entry(id).or_default();
+                *line = line.saturating_add(s.amount);
             }
-            _ => without_line += s.amount,
+            _ => without_line = without_line.saturating_add(s.amount),
         }
     }
     let mut flags = Vec::new();
@@ -249,7 +258,8 @@ pub fn execution(
                         "{category} spending is over its budget by more than the tolerance, without an approved adjustment"
                     ),
                     category: Some(category),
-                    limit: m(b * (Decimal::ONE + rules.tolerance)).to_string(),
+                    limit: m(b.saturating_mul(Decimal::ONE.saturating_add(rules.tolerance)))
+                        .to_string(),
                     actual: m(s).to_string(),
                 });
             }
@@ -257,7 +267,7 @@ pub fn execution(
                 category,
                 budget: m(b),
                 spent: m(s),
-                remaining: SignedAmount::new(b - s),
+                remaining: SignedAmount::new(b.saturating_sub(s)),
                 percent_spent: percent(s, b),
                 over_tolerance: over,
             }
@@ -275,13 +285,14 @@ pub fn execution(
                 funded_by: l.funded_by,
                 budget: l.amount,
                 spent: m(s),
-                remaining: SignedAmount::new(l.amount.amount() - s),
+                remaining: SignedAmount::new(l.amount.amount().saturating_sub(s)),
                 percent_spent: percent(s, l.amount.amount()),
             }
         })
         .collect();
     lines.sort_by_key(|l| (l.position, l.budget_line));
-    let personnel_over = spent > Decimal::ZERO && personnel > rules.max_personnel_ratio * spent;
+    let personnel_over =
+        spent > Decimal::ZERO && personnel > rules.max_personnel_ratio.saturating_mul(spent);
     if personnel_over {
         flags.push(ExecutionFlag {
             rule: "personnel_ratio".into(),
@@ -291,7 +302,7 @@ pub fn execution(
             actual: format!("{}%", percent(personnel, spent).unwrap_or_default()),
         });
     }
-    let available = rules.paid_in + self_budget;
+    let available = rules.paid_in.saturating_add(self_budget);
     let over_available = spent > available;
     if over_available {
         flags.push(ExecutionFlag {
@@ -311,7 +322,7 @@ pub fn execution(
             self_funded_budget: m(self_budget),
             spent: m(spent),
             spent_without_line: m(without_line),
-            remaining: SignedAmount::new(total_budget - spent),
+            remaining: SignedAmount::new(total_budget.saturating_sub(spent)),
             percent_spent: percent(spent, total_budget),
         },
         personnel: PersonnelShare {
@@ -336,7 +347,9 @@ pub fn execution(
 
 /// Today in China (UTC+8, no daylight saving): the day a grantee's receipts are dated in.
 pub fn today_in_china(now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
-    (now + chrono::Duration::hours(8)).date_naive()
+    now.checked_add_signed(chrono::Duration::hours(8))
+        .unwrap_or(now)
+        .date_naive()
 }
 
 /// Checks an expenditure's date: within the project's dates and not after today.
@@ -443,10 +456,10 @@ pub fn apply_moves(
             );
         }
         if let Some(a) = amounts.get_mut(&mv.from_line) {
-            *a -= mv.amount.amount();
+            *a = a.saturating_sub(mv.amount.amount());
         }
         if let Some(a) = amounts.get_mut(&mv.to_line) {
-            *a += mv.amount.amount();
+            *a = a.saturating_add(mv.amount.amount());
         }
     }
     for l in budget {
@@ -487,7 +500,7 @@ pub fn check_adjusted(
     };
     let (b, a) = (sums(before), sums(after));
     let mut v = Vec::new();
-    if a.personnel > max_personnel_ratio * a.total {
+    if a.personnel > max_personnel_ratio.saturating_mul(a.total) {
         v.push(
             Violation::new(
                 "personnel_ratio",
@@ -654,6 +667,8 @@ pub fn compare_party(planned: &PartyPlan, actual: &PartyActual) -> PartyComparis
 }
 
 #[cfg(test)]
+// Test code: an overflow here fails a test; it never serves a request.
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

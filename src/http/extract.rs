@@ -13,6 +13,7 @@ use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::{token, Caller, Forbidden};
+use crate::domain::bounds::OutOfBounds;
 use crate::domain::violation::Violation;
 use crate::storage::tokens;
 
@@ -119,11 +120,16 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
+        let field = if path == "." { String::new() } else { path };
         match inner.classify() {
-            serde_json::error::Category::Data => ApiError::invalid(
-                Violation::new("schema", strip_position(&inner.to_string()))
-                    .field(if path == "." { String::new() } else { path }),
-            ),
+            serde_json::error::Category::Data => {
+                let message = strip_position(&inner.to_string());
+                // A bounded value's refusal names its rule and limit (`domain::bounds`).
+                ApiError::invalid(match OutOfBounds::decode(&message) {
+                    Some(b) => b.into_violation(field),
+                    None => Violation::new("schema", message).field(field),
+                })
+            }
             _ => ApiError::bad_request(
                 "malformed_json",
                 format!("the body is not valid JSON: {inner}"),

@@ -1,6 +1,7 @@
 //! HTTP: routing, extractors, the error envelope, OpenAPI. Handlers stay thin: parse, authorize,
 //! call storage and domain rules, shape the answer.
 
+pub mod contain_panic;
 pub mod error;
 pub mod extract;
 pub mod openapi;

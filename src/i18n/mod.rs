@@ -255,6 +255,26 @@ mod tests {
     }
 
     #[test]
+    fn bound_refusals_read_in_chinese() {
+        let range = crate::domain::bounds::QUANTITY
+            .parse("99999999999999999999")
+            .unwrap_err()
+            .into_violation("lines[0].quantity");
+        assert_eq!(
+            localize_violation(Language::Zh, &range).message,
+            "数量的取值范围为 (0, 10000000]"
+        );
+        let format = crate::domain::bounds::MONEY
+            .parse("1.001")
+            .unwrap_err()
+            .into_violation("total_pool");
+        assert_eq!(
+            localize_violation(Language::Zh, &format).message,
+            "金额须为形如 \"12.5\" 的十进制字符串：最多 2 位小数"
+        );
+    }
+
+    #[test]
     fn every_catalog_pattern_has_as_many_holes_in_both_languages() {
         for (en, zh) in zh::MESSAGES {
             assert_eq!(en.matches("{}").count(), zh.matches("{}").count(), "{en}");

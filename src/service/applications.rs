@@ -41,6 +41,7 @@ pub struct ApplicationContent {
     pub summary: Option<String>,
     /// Who the project serves.
     pub beneficiaries: Option<String>,
+    #[schema(maximum = 10000000)]
     pub beneficiary_count: Option<u32>,
     #[serde(default, deserialize_with = "crate::domain::patch::double_option")]
     #[schema(value_type = Option<chrono::NaiveDate>)]
@@ -52,6 +53,7 @@ pub struct ApplicationContent {
     /// Self-raised co-funding (自筹).
     pub co_funding: Option<crate::domain::money::Money>,
     pub team: Option<Vec<TeamMember>>,
+    #[schema(maximum = 10000000)]
     pub party_activity_count: Option<u32>,
     pub party_activity_description: Option<String>,
     /// Declared red public-benefit project (红色公益项目).
@@ -306,10 +308,17 @@ pub async fn replace_budget(
     if !v.is_empty() {
         return Err(Error::Validation(v));
     }
+    // validate_lines has refused every line whose amount overflows or passes its bound.
+    let amounts = lines
+        .iter()
+        .map(|l| line_amount(l.quantity, l.unit_cost))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("a validated budget line overflowed")))?;
     let rows: Vec<BudgetLineRow> = lines
         .iter()
+        .zip(amounts)
         .enumerate()
-        .map(|(i, l)| BudgetLineRow {
+        .map(|(i, (l, amount))| BudgetLineRow {
             id: Uuid::new_v4(),
             application_id: id,
             position: i as i32,
@@ -317,7 +326,7 @@ pub async fn replace_budget(
             description: l.description.trim().to_string(),
             quantity: l.quantity,
             unit_cost: l.unit_cost.amount(),
-            amount: line_amount(l.quantity, l.unit_cost),
+            amount,
             funded_by: l.funded_by.as_str().into(),
         })
         .collect();

@@ -451,13 +451,18 @@ pub async fn create_for_approved(
 pub struct MilestoneInput {
     pub milestone: Milestone,
     /// Evaluations only: 0–100, at most two fraction digits, as a string ("78.5").
-    #[schema(value_type = Option<String>, example = "78.5")]
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::bounds::opt_evaluation_score"
+    )]
+    #[schema(schema_with = crate::domain::bounds::evaluation_score_schema)]
     pub score: Option<Decimal>,
     pub note: Option<String>,
     /// Failed evaluations only: an amount to claw back, at most what was paid.
     pub clawback_amount: Option<Money>,
     /// Failed evaluations only: years the organization is blacklisted (default: the round's
     /// `blacklist_years`, 3); 0 for none.
+    #[schema(maximum = 10)]
     pub blacklist_years: Option<u32>,
 }
 
@@ -797,6 +802,7 @@ pub async fn record_milestone(
 #[serde(deny_unknown_fields)]
 pub struct PayoutInput {
     /// Which tranche of the grant (1-based, as in `tranches[].number`).
+    #[schema(minimum = 1, maximum = 3)]
     pub tranche_number: u32,
     pub amount: Money,
     pub note: Option<String>,

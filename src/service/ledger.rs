@@ -84,7 +84,8 @@ pub enum LedgerOf {
 }
 
 fn sum(vs: &[GrantView], f: impl Fn(&GrantView) -> Money) -> Result<Money, Error> {
-    let total: Decimal = vs.iter().map(|v| f(v).amount()).sum();
+    // Saturating: a total past Decimal::MAX is refused by Money::new below, not a panic.
+    let total: Decimal = crate::domain::arith::saturating_sum(vs.iter().map(|v| f(v).amount()));
     Money::new(total).map_err(|e| Error::Internal(anyhow::anyhow!("ledger total: {e}")))
 }
 

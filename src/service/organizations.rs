@@ -97,10 +97,10 @@ impl OrganizationFacts {
                 .field("rating_valid_until"),
             );
         }
-        if self.party_member_count < 0 {
+        if !(0..=1_000_000).contains(&self.party_member_count) {
             v.push(
-                Violation::new("range", "party_member_count cannot be negative")
-                    .limit(">= 0")
+                Violation::new("range", "party_member_count is 0 to 1,000,000")
+                    .limit("0..1000000")
                     .actual(self.party_member_count)
                     .field("party_member_count"),
             );

@@ -1076,7 +1076,7 @@ pub async fn finalize(
                 )));
             }
             let lines = review::award_lines(conn, round_id).await?;
-            let total: Decimal = lines.iter().map(|l| l.amount).sum();
+            let total = crate::domain::arith::saturating_sum(lines.iter().map(|l| l.amount));
             if total > round.total_pool || total != decision.total_awarded {
                 return Err(Error::Internal(anyhow::anyhow!(
                     "award lines add up to {total}, decision says {}",

@@ -120,6 +120,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with_routes(customize, |_| {}).await
+}
+
+/// `spawn_app_with`, with more routes in the same App: routes that must never exist in the
+/// server itself (`Application::build_with`).
+pub async fn spawn_app_with_routes(
+    customize: impl FnOnce(&mut Settings),
+    extra_routes: fn(&mut actix_web::web::ServiceConfig),
+) -> TestApp {
     TRACING.call_once(|| {
         if std::env::var("TEST_LOG").is_ok() {
             gongyi::telemetry::init(&base_settings().log);
@@ -145,7 +154,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.application.host = "127.0.0.1".into();
     customize(&mut settings);
     let db = Database::new(&settings.database).unwrap();
-    let app = Application::build(settings.clone(), db.clone()).unwrap();
+    let app = Application::build_with(settings.clone(), db.clone(), extra_routes).unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {

@@ -9,6 +9,7 @@ mod browser;
 mod grants;
 mod health;
 mod helpers;
+mod hostile;
 mod limits;
 mod notify;
 mod ops;

@@ -117,9 +117,9 @@ async fn expenditures_are_written_by_the_grantee_and_read_by_admin_finance_and_g
 
     // Money is a strict string: a third fraction digit, a negative, a number, zero.
     for (amount, rule) in [
-        (json!("1.001"), "schema"),
-        (json!("-1.00"), "schema"),
-        (json!(12.5), "schema"),
+        (json!("1.001"), "money_format"),
+        (json!("-1.00"), "money_format"),
+        (json!(12.5), "money_format"),
         (json!("0.00"), "range"),
         (json!("1000000000000.00"), "range"),
     ] {

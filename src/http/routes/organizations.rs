@@ -41,6 +41,7 @@ pub struct NewOrganization {
     pub rating: Option<Rating>,
     pub rating_valid_until: Option<NaiveDate>,
     pub party_building_status: Option<PartyBuildingStatus>,
+    #[schema(minimum = 0, maximum = 1000000)]
     pub party_member_count: Option<i32>,
     pub party_assessment: Option<AssessmentResult>,
 }
@@ -69,6 +70,7 @@ pub struct OrganizationPatch {
     #[schema(value_type = Option<NaiveDate>)]
     pub rating_valid_until: Option<Option<NaiveDate>>,
     pub party_building_status: Option<PartyBuildingStatus>,
+    #[schema(minimum = 0, maximum = 1000000)]
     pub party_member_count: Option<i32>,
     pub party_assessment: Option<AssessmentResult>,
     /// Admin only: refuse the organization's submissions until this date (inclusive).

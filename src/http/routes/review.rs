@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use actix_web::{get, post, put, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
@@ -37,25 +37,6 @@ fn opt_decimal_str<S: serde::Serializer>(d: &Option<Decimal>, s: S) -> Result<S:
         Some(d) => s.collect_str(&d.normalize()),
         None => s.serialize_none(),
     }
-}
-
-fn score_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Decimal>, D::Error> {
-    let raw: BTreeMap<String, String> = BTreeMap::deserialize(d)?;
-    raw.into_iter()
-        .map(|(k, v)| {
-            let t = v.trim();
-            let ok = !t.is_empty()
-                && t.chars()
-                    .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
-                && t.len() <= 12;
-            match ok.then(|| t.parse::<Decimal>().ok()).flatten() {
-                Some(x) => Ok((k, x)),
-                None => Err(serde::de::Error::custom(format!(
-                    "score `{v}` for `{k}` is not a decimal string like \"12.5\""
-                ))),
-            }
-        })
-        .collect()
 }
 
 // ---------- panel ----------
@@ -154,7 +135,8 @@ pub struct PairInput {
 pub struct AssignInput {
     /// `auto`: k reviewers per eligible application, filling gaps only; `manual`: the given pairs.
     pub mode: AssignModeName,
-    /// For `auto`; default: the round's `rules.min_reviewers`.
+    /// For `auto`, 1 to 50; default: the round's `rules.min_reviewers`.
+    #[schema(minimum = 1, maximum = 50)]
     pub reviewers_per_application: Option<u32>,
     /// For `manual`.
     #[serde(default)]
@@ -317,8 +299,8 @@ pub async fn get_assignment(
 pub struct ScoresInput {
     /// Criterion key → score as a decimal string ("12.5"), within 0..max in the round's steps.
     /// The party-element criterion takes only the judged part (its max less the objective points).
-    #[serde(deserialize_with = "score_map")]
-    #[schema(value_type = BTreeMap<String, String>)]
+    #[serde(deserialize_with = "crate::domain::bounds::score_sheet")]
+    #[schema(schema_with = crate::domain::bounds::score_sheet_schema)]
     pub scores: BTreeMap<String, Decimal>,
     #[validate(length(max = 5000))]
     pub comment: Option<String>,

@@ -29,6 +29,7 @@ use crate::storage::rounds;
 pub struct NewRound {
     #[schema(example = "昆山市第七届公益创投")]
     pub name: String,
+    #[schema(minimum = 2000, maximum = 2100)]
     pub year: i32,
     pub kind: RoundKind,
     pub total_pool: Money,
@@ -52,6 +53,7 @@ pub struct NewRound {
 #[serde(deny_unknown_fields)]
 pub struct RoundPatch {
     pub name: Option<String>,
+    #[schema(minimum = 2000, maximum = 2100)]
     pub year: Option<i32>,
     pub total_pool: Option<Money>,
     pub grant_min: Option<Money>,
