@@ -12,6 +12,7 @@ pub mod notices;
 pub mod organizations;
 pub mod outbox;
 pub mod portal;
+pub mod public_notice;
 pub mod review;
 pub mod rounds;
 pub mod sessions;

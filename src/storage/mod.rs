@@ -7,6 +7,7 @@ pub mod audit_chain;
 pub mod grants;
 pub mod migrate;
 pub mod models;
+pub mod notices;
 pub mod operations;
 pub mod organizations;
 pub mod outbox;

@@ -20,3 +20,4 @@ mod rounds;
 mod smtp;
 mod spending;
 mod web;
+mod web_office;

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod auth;
 pub mod grants;
 pub mod home;
+pub mod notices;
 pub mod organizations;
 
 use actix_web::http::header;
@@ -21,7 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(home::home)
         .configure(applications::configure)
         .configure(grants::configure)
-        .configure(organizations::configure);
+        .configure(organizations::configure)
+        .configure(notices::configure);
 }
 
 /// Any path no page has: the 404 page (the same one a page shows for another organization's
