@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod portal;
 pub mod public_notice;
 pub mod review;
+pub mod reviewing;
 pub mod rounds;
 pub mod sessions;
 pub mod spending;

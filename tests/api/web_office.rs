@@ -178,3 +178,192 @@ async fn the_public_notice_shows_a_decision_signed_out_only_once_published() {
     assert_eq!(anon.get("/notices/not-a-uuid").await.status, 404);
     assert_eq!(anon.get("/notices?page=-5").await.status, 200);
 }
+
+#[tokio::test]
+async fn a_reviewer_scores_through_the_pages_and_sees_only_its_own_assignments() {
+    let app = spawn_app().await;
+    let (f, rs) = assigned_round(&app, 2, "500000.00").await;
+    let me = PageClient::sign_in(&app, &rs[0].email).await;
+    let other = PageClient::sign_in(&app, &rs[1].email).await;
+
+    // The dashboard is the list of my assignments, by round.
+    for path in ["/", "/assignments"] {
+        let p = me.get(path).await;
+        assert_eq!(p.status, 200, "{}", p.html);
+        assert!(
+            p.html.contains("项目 0") && p.html.contains("项目 1"),
+            "{}",
+            p.html
+        );
+        assert!(p.html.contains("昆山市第七届公益创投"));
+    }
+    let mine = crate::review::assignment_of(&app, &rs[0].token, &f.apps[0].0).await;
+    let second = crate::review::assignment_of(&app, &rs[0].token, &f.apps[1].0).await;
+    let theirs = crate::review::assignment_of(&app, &rs[1].token, &f.apps[0].0).await;
+
+    let p = me.get(&format!("/assignments/{mine}")).await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    let h = &p.html;
+    assert!(
+        h.contains("项目 0") && h.contains("社工薪酬"),
+        "the application and its budget: {h}"
+    );
+    assert!(h.contains("¥80,000.00"), "{h}");
+    assert!(
+        h.contains("id=\"objective-points\">10 / 10"),
+        "objective part computed: {h}"
+    );
+    assert!(h.contains("step=\"0.5\""), "{h}");
+    assert!(
+        h.contains("name=\"scores.party_elements\"") && h.contains("max=\"10\""),
+        "{h}"
+    );
+
+    // Another reviewer's assignment is the 404 page, for reading and for every form.
+    assert_eq!(other.get(&format!("/assignments/{mine}")).await.status, 404);
+    for action in ["scores", "submit", "conflict"] {
+        let r = other
+            .post(
+                &format!("/assignments/{mine}/{action}"),
+                &[
+                    ("scores.need_analysis", "10"),
+                    ("comment", "x"),
+                    ("reason", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 404, "{action}: {}", r.html);
+    }
+    // Other roles are refused; a form without the token too.
+    let (applicant, _, _) = browser_user(&app, Role::Applicant).await;
+    assert_eq!(applicant.get("/assignments").await.status, 403);
+    assert_eq!(
+        applicant.get(&format!("/assignments/{mine}")).await.status,
+        403
+    );
+    let forged = me
+        .post_raw(
+            &format!("/assignments/{mine}/scores"),
+            &[("scores.need_analysis", "10")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+
+    // Every problem at once, beside its field, the typed values kept.
+    let bad = me
+        .post(
+            &format!("/assignments/{mine}/scores"),
+            &[
+                ("scores.need_analysis", "16"),
+                ("scores.project_design", "3.3"),
+                ("scores.party_elements", "abc"),
+                ("comment", "初评"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.html);
+    assert!(
+        bad.html.matches("class=\"field-error\"").count() >= 3,
+        "{}",
+        bad.html
+    );
+    assert!(bad.html.contains("value=\"3.3\"") && bad.html.contains("value=\"abc\""));
+    assert!(bad.html.contains("id=\"violations\""));
+    let stored = app
+        .get(&format!("/assignments/{mine}"), Some(&rs[0].token))
+        .await;
+    assert_eq!(
+        stored.body["scores"],
+        json!({}),
+        "a refused save changes nothing"
+    );
+
+    // A draft is saved; submitting it incomplete names each missing criterion.
+    let ok = me
+        .post(
+            &format!("/assignments/{mine}/scores"),
+            &[
+                ("scores.need_analysis", "12.5"),
+                ("scores.party_elements", "7"),
+                ("comment", "需求清晰"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.html);
+    let p = me.get(ok.location.as_deref().unwrap()).await;
+    assert!(p.html.contains("id=\"notice\""), "{}", p.html);
+    assert!(p.html.contains("value=\"12.5\""));
+    // 12.5 + 7 judged + 10 objective.
+    assert!(p.html.contains("id=\"total\">29.5"), "{}", p.html);
+    let incomplete = me.post(&format!("/assignments/{mine}/submit"), &[]).await;
+    assert_eq!(incomplete.status, 422, "{}", incomplete.html);
+    assert!(
+        incomplete.html.matches("class=\"field-error\"").count() >= 4,
+        "{}",
+        incomplete.html
+    );
+
+    // Submitting the whole form saves it first, then locks it.
+    let done = me
+        .post(
+            &format!("/assignments/{mine}/submit"),
+            &[
+                ("scores.need_analysis", "12.5"),
+                ("scores.project_design", "18"),
+                ("scores.capacity", "13"),
+                ("scores.budget", "12"),
+                ("scores.outcomes", "11.5"),
+                ("scores.party_elements", "7"),
+                ("comment", "需求清晰"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    let r = app
+        .get(&format!("/assignments/{mine}"), Some(&rs[0].token))
+        .await;
+    assert_eq!(r.body["status"], "submitted", "{}", r.body);
+    assert_eq!(r.body["scores"]["outcomes"], "11.5");
+    let p = me.get(&format!("/assignments/{mine}")).await;
+    assert!(!p.html.contains("id=\"save-scores\""), "locked: {}", p.html);
+    let again = me
+        .post(
+            &format!("/assignments/{mine}/scores"),
+            &[("scores.need_analysis", "1"), ("comment", "")],
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.html);
+
+    // A conflict needs a reason; then the application is no longer shown.
+    let empty = me
+        .post(
+            &format!("/assignments/{second}/conflict"),
+            &[("reason", "  ")],
+        )
+        .await;
+    assert_eq!(empty.status, 422, "{}", empty.html);
+    let r = me
+        .post(
+            &format!("/assignments/{second}/conflict"),
+            &[("reason", "曾为该机构提供咨询")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    let p = me.get(&format!("/assignments/{second}")).await;
+    assert_eq!(p.status, 200);
+    assert!(p.html.contains("曾为该机构提供咨询"));
+    assert!(
+        !p.html.contains("社工薪酬"),
+        "recused: no application: {}",
+        p.html
+    );
+    let r = app
+        .get(&format!("/assignments/{second}"), Some(&rs[0].token))
+        .await;
+    assert_eq!(r.body["status"], "recused");
+    // The other reviewer's sheet was never touched.
+    let r = app
+        .get(&format!("/assignments/{theirs}"), Some(&rs[1].token))
+        .await;
+    assert_eq!(r.body["status"], "assigned");
+}

@@ -2,6 +2,7 @@
 //! renders a template; nothing else.
 
 pub mod applications;
+pub mod assignments;
 pub mod auth;
 pub mod grants;
 pub mod home;
@@ -23,7 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(applications::configure)
         .configure(grants::configure)
         .configure(organizations::configure)
-        .configure(notices::configure);
+        .configure(notices::configure)
+        .configure(assignments::configure);
 }
 
 /// Any path no page has: the 404 page (the same one a page shows for another organization's
