@@ -9,6 +9,7 @@ pub mod error;
 pub mod grants;
 pub mod ledger;
 pub mod notices;
+pub mod office;
 pub mod organizations;
 pub mod outbox;
 pub mod portal;

@@ -50,3 +50,46 @@ pub async fn reviewer_assignments(
         .load(conn)
         .await?)
 }
+
+/// (id, name, email) of these users.
+pub async fn user_names(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> StorageResult<Vec<(Uuid, String, String)>> {
+    use super::schema::users;
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::name, users::email))
+        .load(conn)
+        .await?)
+}
+
+/// How many of the round's applications are in each status.
+pub async fn application_counts(
+    conn: &mut AsyncPgConnection,
+    round_id: Uuid,
+) -> StorageResult<Vec<(String, i64)>> {
+    Ok(applications::table
+        .filter(applications::round_id.eq(round_id))
+        .group_by(applications::status)
+        .select((applications::status, diesel::dsl::count_star()))
+        .load(conn)
+        .await?)
+}
+
+/// How many assignments each reviewer of the round has in each status.
+pub async fn assignment_progress(
+    conn: &mut AsyncPgConnection,
+    round_id: Uuid,
+) -> StorageResult<Vec<(Uuid, String, i64)>> {
+    Ok(assignments::table
+        .filter(assignments::round_id.eq(round_id))
+        .group_by((assignments::reviewer_id, assignments::status))
+        .select((
+            assignments::reviewer_id,
+            assignments::status,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)
+        .await?)
+}

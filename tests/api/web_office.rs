@@ -367,3 +367,84 @@ async fn a_reviewer_scores_through_the_pages_and_sees_only_its_own_assignments()
         .await;
     assert_eq!(r.body["status"], "assigned");
 }
+
+#[tokio::test]
+async fn the_ranking_page_shows_the_breakdown_to_admins_only() {
+    let app = spawn_app().await;
+    let (f, rs) = assigned_round(&app, 5, "500000.00").await;
+    // Totals 85, 75, 65, 55 (below the pass mark of 60); application 4 has one score only.
+    for (i, (id, _, _)) in f.apps.iter().enumerate().take(4) {
+        for r in &rs {
+            score(&app, &r.token, id, 70 - 10 * i as u32, "5").await;
+        }
+    }
+    score(&app, &rs[0].token, &f.apps[4].0, 50, "5").await;
+    let admin_email = format!("admin-{}@example.org", Uuid::new_v4().simple());
+    app.add_user(&admin_email, Role::Admin, None).await;
+    let admin = PageClient::sign_in(&app, &admin_email).await;
+
+    let p = admin.get(&format!("/rounds/{}/ranking", f.round)).await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    let h = &p.html;
+    assert!(h.contains("id=\"trim-rule\""), "{h}");
+    assert!(
+        h.contains("去掉一个最高分和一个最低分"),
+        "the rule in Chinese: {h}"
+    );
+    assert!(h.contains("85.00") && h.contains("55.00"), "{h}");
+    assert!(h.contains("class=\"num party-objective\">10.00"), "{h}");
+    assert!(h.contains("class=\"num party-judged\">5.00"), "{h}");
+    // The pass-mark line sits right above the first application below it.
+    let line = h.find("id=\"pass-mark-line\"").expect("a pass mark line");
+    let app2 = h
+        .find(&format!("data-application=\"{}\"", f.apps[2].0))
+        .unwrap();
+    let app3 = h
+        .find(&format!("data-application=\"{}\"", f.apps[3].0))
+        .unwrap();
+    assert!(app2 < line && line < app3, "{h}");
+    let incomplete = h.find("id=\"incomplete\"").unwrap();
+    let app4 = h
+        .find(&format!("data-application=\"{}\"", f.apps[4].0))
+        .unwrap();
+    assert!(app4 > incomplete, "application 4 is incomplete: {h}");
+    let calibration = &h[h.find("id=\"calibration\"").unwrap()..];
+    for r in &rs {
+        assert!(calibration.contains(&r.email), "{calibration}");
+    }
+    // Pages beyond the last show the last.
+    let p = admin
+        .get(&format!("/rounds/{}/ranking?page=999&ipage=0", f.round))
+        .await;
+    assert_eq!(p.status, 200);
+    assert!(p.html.contains("1 / 1"));
+
+    // A reviewer and an applicant are refused; signed out goes to sign-in.
+    let reviewer = PageClient::sign_in(&app, &rs[0].email).await;
+    assert_eq!(
+        reviewer
+            .get(&format!("/rounds/{}/ranking", f.round))
+            .await
+            .status,
+        403
+    );
+    let (applicant, _, _) = browser_user(&app, Role::Applicant).await;
+    assert_eq!(
+        applicant
+            .get(&format!("/rounds/{}/ranking", f.round))
+            .await
+            .status,
+        403
+    );
+    let anon = PageClient::new(&app)
+        .get(&format!("/rounds/{}/ranking", f.round))
+        .await;
+    assert_eq!(anon.status, 303);
+    assert_eq!(
+        admin
+            .get(&format!("/rounds/{}/ranking", Uuid::new_v4()))
+            .await
+            .status,
+        404
+    );
+}

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod grants;
 pub mod home;
 pub mod notices;
+pub mod office;
 pub mod organizations;
 
 use actix_web::http::header;
@@ -25,7 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(grants::configure)
         .configure(organizations::configure)
         .configure(notices::configure)
-        .configure(assignments::configure);
+        .configure(assignments::configure)
+        .configure(office::configure);
 }
 
 /// Any path no page has: the 404 page (the same one a page shows for another organization's
