@@ -132,3 +132,180 @@ pub async fn round_page(
         decision,
     })
 }
+
+/// The admin's dashboard: every round, newest first.
+pub async fn rounds_list(db: &Database, caller: &Caller) -> Result<Vec<RoundRow>, Error> {
+    caller.require(roles::ADMIN)?;
+    let mut conn = db.conn().await?;
+    let mut rows = rounds::list(&mut conn, true, None, None, 200).await?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// Applications per page of the screening queue.
+pub const QUEUE_PER_PAGE: i64 = 100;
+
+pub struct ScreeningQueue {
+    pub round: RoundRow,
+    /// Submitted applications waiting for screening, with their organizations' names.
+    pub waiting: Vec<(crate::storage::models::ApplicationRow, String)>,
+    pub page: i64,
+    pub has_next: bool,
+    pub counts: BTreeMap<String, i64>,
+}
+
+/// The round's submitted applications, oldest submission first (admin).
+pub async fn screening_queue(
+    db: &Database,
+    caller: &Caller,
+    round_id: Uuid,
+    page: i64,
+) -> Result<ScreeningQueue, Error> {
+    caller.require(roles::ADMIN)?;
+    let page = page.clamp(1, 1_000_000);
+    let mut conn = db.conn().await?;
+    let round = rounds::get(&mut conn, round_id, true).await?;
+    let mut waiting = office::round_applications_named(
+        &mut conn,
+        round_id,
+        &["submitted"],
+        (page - 1) * QUEUE_PER_PAGE,
+        QUEUE_PER_PAGE + 1,
+    )
+    .await?;
+    let has_next = waiting.len() as i64 > QUEUE_PER_PAGE;
+    waiting.truncate(QUEUE_PER_PAGE as usize);
+    let counts = office::application_counts(&mut conn, round_id)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(ScreeningQueue {
+        round,
+        waiting,
+        page,
+        has_next,
+        counts,
+    })
+}
+
+pub struct PanelPage {
+    pub round: RoundPage,
+    /// Active reviewers not yet on the panel: (id, name, email).
+    pub candidates: Vec<(Uuid, String, String)>,
+    /// Organizations with an application in the round: (id, name).
+    pub organizations: Vec<(Uuid, String)>,
+    /// Under-review applications short of the round's minimum of reviewers:
+    /// (application, title, active assignments).
+    pub gaps: Vec<(Uuid, String, i64)>,
+}
+
+/// The panel with each reviewer's progress, who could join, and the assignment gaps (admin).
+pub async fn panel_page(
+    db: &Database,
+    caller: &Caller,
+    round_id: Uuid,
+) -> Result<PanelPage, Error> {
+    let round = round_page(db, caller, round_id).await?;
+    let mut conn = db.conn().await?;
+    let on_panel: std::collections::HashSet<Uuid> =
+        round.panel.iter().map(|p| p.reviewer_id).collect();
+    let candidates = office::active_reviewers(&mut conn)
+        .await?
+        .into_iter()
+        .filter(|(id, _, _)| !on_panel.contains(id))
+        .collect();
+    let organizations = office::round_organizations(&mut conn, round_id).await?;
+    let k = i64::from(round.spec.rules.min_reviewers);
+    let gaps = office::assignment_gaps(&mut conn, round_id, k).await?;
+    Ok(PanelPage {
+        round,
+        candidates,
+        organizations,
+        gaps,
+    })
+}
+
+/// One line of a published decision, with the names the page shows.
+pub struct DecisionLine {
+    pub line: crate::storage::models::AwardRow,
+    pub title: String,
+    pub organization_name: String,
+}
+
+pub struct AwardsPage {
+    pub round: RoundRow,
+    pub decision: Option<crate::storage::models::AwardDecisionRow>,
+    pub lines: Vec<DecisionLine>,
+    pub objections: Vec<crate::storage::models::AwardObjectionRow>,
+    /// The allocation over the current ranking (with the adjustments asked for), while the
+    /// round is reviewing and the decision is not final.
+    pub plan: Option<review::AwardPlan>,
+    /// Why there is no preview (the round is not reviewing yet, say).
+    pub plan_refusal: Option<String>,
+}
+
+/// The round's award decision, its objections, and a preview of the allocation (admin).
+pub async fn awards_page(
+    db: &Database,
+    caller: &Caller,
+    round_id: Uuid,
+    adjustments: &[review::Adjustment],
+) -> Result<AwardsPage, Error> {
+    caller.require(roles::ADMIN)?;
+    let mut conn = db.conn().await?;
+    let round = rounds::get(&mut conn, round_id, true).await?;
+    let decision = crate::storage::review::decision(&mut conn, round_id).await?;
+    let mut lines = Vec::new();
+    let mut objections = Vec::new();
+    if decision.is_some() {
+        let rows = crate::storage::review::award_lines(&mut conn, round_id).await?;
+        let named: HashMap<Uuid, (String, String)> = office::round_applications_named(
+            &mut conn,
+            round_id,
+            &[
+                "under_review",
+                "approved",
+                "rejected",
+                "contracted",
+                "in_progress",
+                "completed",
+                "terminated",
+            ],
+            0,
+            i64::MAX,
+        )
+        .await?
+        .into_iter()
+        .map(|(a, org)| (a.id, (a.title, org)))
+        .collect();
+        for line in rows {
+            let (title, organization_name) =
+                named.get(&line.application_id).cloned().unwrap_or_default();
+            lines.push(DecisionLine {
+                line,
+                title,
+                organization_name,
+            });
+        }
+        objections = crate::storage::review::objections(&mut conn, round_id).await?;
+    }
+    drop(conn);
+    let final_ = decision.as_ref().is_some_and(|d| d.status == "final");
+    let (plan, plan_refusal) = if final_ {
+        (None, None)
+    } else {
+        match review::preview(db, round_id, adjustments).await {
+            Ok(p) => (Some(p), None),
+            Err(e @ Error::Conflict { .. }) => (None, Some(e.to_string())),
+            Err(e) => return Err(e),
+        }
+    };
+    Ok(AwardsPage {
+        round,
+        decision,
+        lines,
+        objections,
+        plan,
+        plan_refusal,
+    })
+}

@@ -93,3 +93,87 @@ pub async fn assignment_progress(
         .load(conn)
         .await?)
 }
+
+/// The round's applications in these statuses with their organizations' names, oldest
+/// submission first, a page at a time.
+pub async fn round_applications_named(
+    conn: &mut AsyncPgConnection,
+    round_id: Uuid,
+    statuses: &[&str],
+    offset: i64,
+    limit: i64,
+) -> StorageResult<Vec<(super::models::ApplicationRow, String)>> {
+    Ok(applications::table
+        .inner_join(organizations::table.on(organizations::id.eq(applications::organization_id)))
+        .filter(applications::round_id.eq(round_id))
+        .filter(applications::status.eq_any(statuses))
+        .select((
+            super::models::ApplicationRow::as_select(),
+            organizations::name,
+        ))
+        .order((applications::submitted_at, applications::id))
+        .offset(offset)
+        .limit(limit)
+        .load(conn)
+        .await?)
+}
+
+/// Organizations with an application in the round (the affiliations a panel member may have).
+pub async fn round_organizations(
+    conn: &mut AsyncPgConnection,
+    round_id: Uuid,
+) -> StorageResult<Vec<(Uuid, String)>> {
+    Ok(organizations::table
+        .filter(
+            organizations::id.eq_any(
+                applications::table
+                    .filter(applications::round_id.eq(round_id))
+                    .select(applications::organization_id),
+            ),
+        )
+        .select((organizations::id, organizations::name))
+        .order(organizations::name)
+        .load(conn)
+        .await?)
+}
+
+/// Active reviewer users: (id, name, email).
+pub async fn active_reviewers(
+    conn: &mut AsyncPgConnection,
+) -> StorageResult<Vec<(Uuid, String, String)>> {
+    use super::schema::users;
+    Ok(users::table
+        .filter(users::role.eq("reviewer"))
+        .filter(users::active.eq(true))
+        .select((users::id, users::name, users::email))
+        .order(users::name)
+        .limit(1000)
+        .load(conn)
+        .await?)
+}
+
+/// Under-review applications of the round with fewer than `k` active (not recused)
+/// assignments: (application, title, how many it has).
+pub async fn assignment_gaps(
+    conn: &mut AsyncPgConnection,
+    round_id: Uuid,
+    k: i64,
+) -> StorageResult<Vec<(Uuid, String, i64)>> {
+    let rows: Vec<(Uuid, String, i64)> = applications::table
+        .left_join(
+            assignments::table.on(assignments::application_id
+                .eq(applications::id)
+                .and(assignments::status.ne("recused"))),
+        )
+        .filter(applications::round_id.eq(round_id))
+        .filter(applications::status.eq("under_review"))
+        .group_by((applications::id, applications::title))
+        .select((
+            applications::id,
+            applications::title,
+            diesel::dsl::count(assignments::id.nullable()),
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().filter(|r| r.2 < k).collect())
+}

@@ -448,3 +448,321 @@ async fn the_ranking_page_shows_the_breakdown_to_admins_only() {
         404
     );
 }
+
+/// An admin signed in through the sign-in form.
+async fn page_admin(app: &TestApp) -> PageClient {
+    let email = format!("admin-{}@example.org", Uuid::new_v4().simple());
+    app.add_user(&email, Role::Admin, None).await;
+    PageClient::sign_in(app, &email).await
+}
+
+#[tokio::test]
+async fn the_program_office_runs_a_round_through_the_pages() {
+    let app = spawn_app().await;
+    let admin = page_admin(&app).await;
+    let (_, api_admin) = app.signed_in(Role::Admin).await;
+    let mut body = crate::rounds::round_body("venture_philanthropy");
+    body["total_pool"] = json!("160000.00");
+    body["grant_max"] = json!("160000.00");
+    body["rules"] = json!({"public_notice_days": 0});
+    let r = app.post("/rounds", Some(&api_admin), body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let round = r.body["id"].as_str().unwrap().to_string();
+
+    // The dashboard lists the round; its page shows the draft with the open button.
+    let home = admin.get("/").await;
+    assert!(
+        home.html.contains(&format!("/rounds/{round}")),
+        "{}",
+        home.html
+    );
+    let p = admin.get(&format!("/rounds/{round}")).await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(p.html.contains("id=\"open-round\""));
+    let r = admin.post(&format!("/rounds/{round}/open"), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    let p = admin.get(&format!("/rounds/{round}")).await;
+    assert!(p.html.contains("id=\"close-round\"") && !p.html.contains("id=\"open-round\""));
+    // Opening twice is refused without a change (the 409 page).
+    assert_eq!(
+        admin
+            .post(&format!("/rounds/{round}/open"), &[])
+            .await
+            .status,
+        409
+    );
+
+    // Three organizations apply.
+    let mut apps = vec![];
+    for i in 0..3 {
+        let org = app
+            .add_organization(&format!("社会组织 {i} {}", Uuid::new_v4().simple()))
+            .await;
+        let token = app.applicant_of(org).await;
+        let id = crate::applications::ready_draft(&app, &token, &round, &format!("项目 {i}")).await;
+        let r = app
+            .post(
+                &format!("/applications/{id}/submit"),
+                Some(&token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        apps.push((id, org, token));
+    }
+    // An applicant may not run the round.
+    let (applicant, _, _) = browser_user(&app, Role::Applicant).await;
+    assert_eq!(
+        applicant
+            .get(&format!("/rounds/{round}/screening"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        applicant
+            .post(&format!("/rounds/{round}/close"), &[])
+            .await
+            .status,
+        403
+    );
+    let r = admin.post(&format!("/rounds/{round}/close"), &[]).await;
+    assert_eq!(r.status, 303);
+    let p = admin.get(&format!("/rounds/{round}")).await;
+    assert!(
+        p.html.contains("data-status=\"submitted\"><th>"),
+        "{}",
+        p.html
+    );
+
+    // Screening: ineligible needs a reason; two eligible, one ineligible.
+    let q = admin.get(&format!("/rounds/{round}/screening")).await;
+    assert_eq!(q.status, 200);
+    assert!(q.html.contains("项目 0") && q.html.contains("项目 2"));
+    let screen = |id: &str| format!("/applications/{id}/screen");
+    let r = admin
+        .post(
+            &screen(&apps[2].0),
+            &[("eligible", "no"), ("reason", ""), ("round_id", &round)],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.html);
+    assert!(r.html.contains("field-error"));
+    for (id, _, _) in &apps[..2] {
+        let r = admin
+            .post(&screen(id), &[("eligible", "yes"), ("round_id", &round)])
+            .await;
+        assert_eq!(r.status, 303, "{}", r.html);
+    }
+    let r = admin
+        .post(
+            &screen(&apps[2].0),
+            &[
+                ("eligible", "no"),
+                ("reason", "预算不符合要求"),
+                ("round_id", &round),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let q = admin.get(&format!("/rounds/{round}/screening")).await;
+    assert!(q.html.contains("id=\"queue-empty\""), "{}", q.html);
+    let r = app
+        .get(&format!("/applications/{}", apps[2].0), Some(&api_admin))
+        .await;
+    assert_eq!(r.body["status"], "ineligible");
+
+    // The panel: three reviewers, the first affiliated with organization 0.
+    let mut rs = vec![];
+    for _ in 0..4 {
+        let email = format!("reviewer-{}@example.org", Uuid::new_v4().simple());
+        let id = app.add_user(&email, Role::Reviewer, None).await;
+        rs.push((id, email));
+    }
+    let p = admin.get(&format!("/rounds/{round}/panel")).await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(p.html.contains(&rs[0].1), "candidates listed: {}", p.html);
+    let org0 = apps[0].1.to_string();
+    let r = admin
+        .post(
+            &format!("/rounds/{round}/reviewers"),
+            &[
+                ("reviewer_id", &rs[0].0.to_string()),
+                ("affiliations", &org0),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    for (id, _) in &rs[1..3] {
+        let r = admin
+            .post(
+                &format!("/rounds/{round}/reviewers"),
+                &[("reviewer_id", &id.to_string())],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.html);
+    }
+    let r = admin.post(&format!("/rounds/{round}/reviewers"), &[]).await;
+    assert_eq!(r.status, 422, "a reviewer must be chosen: {}", r.html);
+    let r = admin
+        .post(
+            &format!("/rounds/{round}/assignments"),
+            &[("reviewers_per_application", "3")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    let p = admin.get(r.location.as_deref().unwrap()).await;
+    assert!(p.html.contains("id=\"notice\""), "{}", p.html);
+    let gaps = &p.html[p.html.find("id=\"gaps\"").expect("a shortfall")..];
+    assert!(
+        gaps.contains("项目 0"),
+        "only 2 unaffiliated reviewers for it: {gaps}"
+    );
+    // A fourth reviewer fills the gap.
+    let r = admin
+        .post(
+            &format!("/rounds/{round}/reviewers"),
+            &[("reviewer_id", &rs[3].0.to_string())],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    admin
+        .post(
+            &format!("/rounds/{round}/assignments"),
+            &[("reviewers_per_application", "")],
+        )
+        .await;
+    let p = admin.get(&format!("/rounds/{round}/panel")).await;
+    assert!(p.html.contains("id=\"no-gaps\""), "{}", p.html);
+
+    // Everyone scores through the API; the panel page shows the progress.
+    for (_, email) in &rs {
+        let token = app.login(email).await;
+        let mine = app.get("/assignments", Some(&token)).await;
+        for a in mine.body["items"].as_array().unwrap() {
+            if a["status"] != "assigned" {
+                continue;
+            }
+            let application = a["application_id"].as_str().unwrap();
+            let rest = if application == apps[0].0 { 70 } else { 60 };
+            score(&app, &token, application, rest, "5").await;
+        }
+    }
+    let p = admin.get(&format!("/rounds/{round}/panel")).await;
+    assert!(p.html.contains("class=\"num submitted\">"), "{}", p.html);
+    assert!(
+        !p.html.contains("class=\"num submitted\">0<"),
+        "every sheet submitted: {}",
+        p.html
+    );
+
+    // Awards: the preview; a bad amount and an amount above the request are refused beside
+    // the field; then publish, an objection, finalize.
+    let p = admin.get(&format!("/rounds/{round}/awards")).await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(
+        p.html.contains("id=\"preview\"") && p.html.contains("¥160,000.00"),
+        "{}",
+        p.html
+    );
+    let field = format!("amount.{}", apps[0].0);
+    let bad = admin
+        .post(
+            &format!("/rounds/{round}/awards/preview"),
+            &[(&field, "abc")],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.html);
+    assert!(bad.html.contains("field-error") && bad.html.contains("value=\"abc\""));
+    let over = admin
+        .post(
+            &format!("/rounds/{round}/awards/preview"),
+            &[(&field, "90000")],
+        )
+        .await;
+    assert_eq!(over.status, 422, "{}", over.html);
+    assert!(over.html.contains("field-error"), "{}", over.html);
+    let adjusted = admin
+        .post(
+            &format!("/rounds/{round}/awards/preview"),
+            &[(&field, "70000.00")],
+        )
+        .await;
+    assert_eq!(adjusted.status, 200, "{}", adjusted.html);
+    assert!(
+        adjusted.html.contains("id=\"remaining-pool\">¥10,000.00"),
+        "{}",
+        adjusted.html
+    );
+    // A reviewer may not see the awards.
+    let reviewer = PageClient::sign_in(&app, &rs[1].1).await;
+    assert_eq!(
+        reviewer
+            .get(&format!("/rounds/{round}/awards"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(reviewer.get(&format!("/rounds/{round}")).await.status, 403);
+
+    let r = admin
+        .post(&format!("/rounds/{round}/awards"), &[(&field, "70000.00")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    let p = admin.get(&format!("/rounds/{round}/awards")).await;
+    assert!(
+        p.html.contains("id=\"decision-status\">公示中"),
+        "{}",
+        p.html
+    );
+    assert!(p.html.contains("¥70,000.00"));
+    assert!(PageClient::new(&app)
+        .get("/notices")
+        .await
+        .html
+        .contains("¥70,000.00"));
+    let r = admin
+        .post(
+            &format!("/rounds/{round}/awards/objections"),
+            &[("objection", "")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let r = admin
+        .post(
+            &format!("/rounds/{round}/awards/objections"),
+            &[
+                ("application_id", &apps[1].0),
+                ("objection", "对评分有异议"),
+                ("resolution", "复核维持"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    let p = admin.get(&format!("/rounds/{round}/awards")).await;
+    assert!(p.html.contains("对评分有异议") && p.html.contains("id=\"finalize\""));
+    let r = admin
+        .post(&format!("/rounds/{round}/awards/finalize"), &[])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    let p = admin.get(&format!("/rounds/{round}/awards")).await;
+    assert!(
+        p.html.contains("id=\"decision-status\">已定案"),
+        "{}",
+        p.html
+    );
+    assert!(!p.html.contains("id=\"publish\""));
+    let r = app.get(&format!("/rounds/{round}"), Some(&api_admin)).await;
+    assert_eq!(r.body["status"], "decided");
+    let r = app
+        .get(&format!("/applications/{}", apps[0].0), Some(&api_admin))
+        .await;
+    assert_eq!(r.body["status"], "approved");
+    assert_eq!(
+        admin
+            .post(&format!("/rounds/{round}/awards/finalize"), &[])
+            .await
+            .status,
+        409
+    );
+}

@@ -32,6 +32,7 @@ pub async fn home(state: web::Data<AppState>, Signed(s): Signed) -> WebResult<Ht
             let home = portal::applicant_home(&state.db, &s.caller).await?;
             html(&ApplicantDashboard { page, home })
         }
+        Role::Admin => crate::web::pages::office::dashboard(&state, &s).await,
         Role::Reviewer => crate::web::pages::assignments::render_list(&state, &s, 1).await,
         _ => html(&StaffDashboard { page }),
     }
