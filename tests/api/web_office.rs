@@ -766,3 +766,132 @@ async fn the_program_office_runs_a_round_through_the_pages() {
         409
     );
 }
+
+/// Runs the example reviewer client (`docs/examples/reviewer_client.py`) against the app, on
+/// the blocking pool so the server keeps answering; returns (exit code, stdout, stderr).
+async fn reviewer_client(app: &TestApp, token: &str, args: &[&str]) -> (i32, String, String) {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/examples/reviewer_client.py"
+    );
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(script)
+        .args(["--url", &app.address, "--token", token])
+        .args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("python3 runs the example client (set PYTHON to another interpreter)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_example_reviewer_client_scores_a_round_from_a_csv_file() {
+    let app = spawn_app().await;
+    let (f, rs) = assigned_round(&app, 3, "500000.00").await;
+    let me = &rs[0];
+
+    let (code, out, err) = reviewer_client(&app, &me.token, &["list"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    for (id, _, _) in &f.apps {
+        assert!(out.contains(id.as_str()), "{out}");
+    }
+    assert!(err.contains("3 assignments"), "{err}");
+
+    // Application 0 by its application id, complete; application 1 with a score out of range
+    // and one off the step; application 2 by its assignment id.
+    let a2 = crate::review::assignment_of(&app, &me.token, &f.apps[2].0).await;
+    let dir = std::env::temp_dir().join(format!("gongyi-client-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("scores.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "\u{feff}application_id,need_analysis,project_design,capacity,budget,outcomes,party_elements,comment\n\
+             {},12.5,18,13,12,11.5,7,\"需求清晰，设计完整\"\n\
+             {},16,18,13.3,12,11.5,7,超出上限\n",
+            f.apps[0].0, f.apps[1].0
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = reviewer_client(
+        &app,
+        &me.token,
+        &["upload", csv.to_str().unwrap(), "--submit"],
+    )
+    .await;
+    assert_eq!(code, 1, "a refused row makes the exit status 1: {out}{err}");
+    assert!(
+        out.contains("line 2:") && out.contains("submitted"),
+        "{out}"
+    );
+    assert!(err.contains("line 3:"), "{err}");
+    assert!(
+        err.contains("score_range") && err.contains("score_step"),
+        "every violation: {err}"
+    );
+    assert!(
+        err.contains("scores.need_analysis") && err.contains("scores.capacity"),
+        "{err}"
+    );
+
+    let a0 = crate::review::assignment_of(&app, &me.token, &f.apps[0].0).await;
+    let r = app
+        .get(&format!("/assignments/{a0}"), Some(&me.token))
+        .await;
+    assert_eq!(r.body["status"], "submitted", "{}", r.body);
+    assert_eq!(r.body["scores"]["outcomes"], "11.5");
+    assert_eq!(r.body["comment"], "需求清晰，设计完整");
+    let a1 = crate::review::assignment_of(&app, &me.token, &f.apps[1].0).await;
+    let r = app
+        .get(&format!("/assignments/{a1}"), Some(&me.token))
+        .await;
+    assert_eq!(r.body["status"], "assigned");
+    assert_eq!(
+        r.body["scores"],
+        json!({}),
+        "the refused row changed nothing"
+    );
+
+    // By assignment id, saved as a draft only (no --submit).
+    let by_id = dir.join("by_id.csv");
+    std::fs::write(
+        &by_id,
+        format!("assignment_id,need_analysis,comment\n{a2},10,草稿\n"),
+    )
+    .unwrap();
+    let (code, out, err) =
+        reviewer_client(&app, &me.token, &["upload", by_id.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let r = app
+        .get(&format!("/assignments/{a2}"), Some(&me.token))
+        .await;
+    assert_eq!(
+        (
+            r.body["status"].as_str(),
+            r.body["scores"]["need_analysis"].as_str()
+        ),
+        (Some("assigned"), Some("10"))
+    );
+
+    // Another reviewer's assignment is not found for this client; a bad token is refused.
+    let theirs = crate::review::assignment_of(&app, &rs[1].token, &f.apps[0].0).await;
+    std::fs::write(
+        &by_id,
+        format!("assignment_id,need_analysis\n{theirs},10\n"),
+    )
+    .unwrap();
+    let (code, _, err) =
+        reviewer_client(&app, &me.token, &["upload", by_id.to_str().unwrap()]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("HTTP 404"), "{err}");
+    let (code, _, err) = reviewer_client(&app, "not-a-token", &["list"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("HTTP 401"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
