@@ -642,7 +642,6 @@ pub(super) static MESSAGES: &[(&str, &str)] = &[
     ("The party-element objective part is computed from the facts; you score only the judged part.", "党建元素的客观分由系统根据事实计算，您只需评定主观部分。"),
     ("The score sheet is submitted and locked.", "评分表已提交并锁定。"),
     ("To score", "待评分"),
-    ("Total with the objective part", "合计（含客观分）"),
     ("Your score", "您的评分"),
     ("judged part; the objective part comes on top", "主观部分；另加客观分"),
     ("no", "否"),
@@ -740,6 +739,9 @@ pub(super) static MESSAGES: &[(&str, &str)] = &[
     ("choose a reviewer", "请选择评审专家"),
     ("an objection and its resolution have 1 to 5000 characters", "异议及处理结果为 1 至 5000 个字"),
     ("a reason has at most 2000 characters", "理由最多 2000 个字"),
+    ("grant", "资助资金"),
+    ("self", "自筹"),
+    ("Saved total with the objective part", "已保存合计（含客观分）"),
     // Page labels
     ("Sign in", "登录"),
     ("Sign out", "退出登录"),

@@ -895,3 +895,65 @@ async fn the_example_reviewer_client_scores_a_round_from_a_csv_file() {
     assert!(err.contains("HTTP 401"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn in_the_browser_a_reviewer_scores_and_the_notice_appears_signed_out_after_publishing() {
+    let app = spawn_app().await;
+    // Pool 80,000: only the better application is funded.
+    let (f, rs) = assigned_round(&app, 2, "80000.00").await;
+    let Some(b) = crate::browser::browser(&app).await else {
+        return;
+    };
+    b.open("/notices").await;
+    b.wait_text("#no-notices", "").await;
+
+    b.sign_in(&rs[0].email).await;
+    b.wait_text("main h1", "我的评审任务").await;
+    let mine = crate::review::assignment_of(&app, &rs[0].token, &f.apps[0].0).await;
+    b.click(&format!("a[href=\"/assignments/{mine}\"]")).await;
+    b.wait_text("#objective-points", "10 / 10").await;
+    for (key, v) in [
+        ("need_analysis", "12.5"),
+        ("project_design", "18"),
+        ("capacity", "13"),
+        ("budget", "12"),
+        ("outcomes", "11.5"),
+        ("party_elements", "7"),
+    ] {
+        b.fill(&format!("#score-{key}"), v).await;
+    }
+    b.fill("textarea[name=comment]", "需求清晰，党建元素贯穿项目")
+        .await;
+    b.screenshot("reviewer-score-sheet").await;
+    b.click("#submit-scores").await;
+    b.wait_text("#assignment-status", "已提交").await;
+
+    // The rest of the panel scores through the API; the admin publishes.
+    score(&app, &rs[0].token, &f.apps[1].0, 40, "5").await;
+    for r in &rs[1..] {
+        score(&app, &r.token, &f.apps[0].0, 70, "5").await;
+        score(&app, &r.token, &f.apps[1].0, 40, "5").await;
+    }
+    b.click("nav form[action=\"/logout\"] button").await;
+    b.wait_text("main", "").await;
+    b.open("/notices").await;
+    b.wait_text("#no-notices", "").await;
+    let r = app
+        .post(
+            &format!("/rounds/{}/awards", f.round),
+            Some(&f.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    b.open("/notices").await;
+    b.wait_text(".notice-lines", "项目 0").await;
+    let text = b.wait_text("main", "").await.text().await.unwrap();
+    assert!(
+        !text.contains("项目 1"),
+        "the unfunded project is not listed: {text}"
+    );
+    assert!(text.contains("¥80,000.00"), "{text}");
+    b.screenshot("public-notice").await;
+    b.quit().await;
+}
