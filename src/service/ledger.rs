@@ -315,7 +315,7 @@ fn to_f64(m: Money) -> f64 {
 }
 
 /// RFC 4180 quoting; a cell that a spreadsheet would run as a formula gets a leading `'`.
-fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
+pub(crate) fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
     let mut first = true;
     for cell in cells {
         if !first {

@@ -8,6 +8,8 @@ pub mod finance;
 pub mod grants;
 pub mod migrate;
 pub mod models;
+pub mod notices;
+pub mod office;
 pub mod operations;
 pub mod organizations;
 pub mod outbox;

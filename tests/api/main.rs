@@ -21,3 +21,4 @@ mod smtp;
 mod spending;
 mod web;
 mod web_finance;
+mod web_office;

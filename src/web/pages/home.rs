@@ -18,22 +18,17 @@ struct ApplicantDashboard {
     home: ApplicantHome,
 }
 
-#[derive(Template)]
-#[template(path = "home_staff.html")]
-struct StaffDashboard {
-    page: PageContext,
-}
-
 #[get("/")]
 pub async fn home(state: web::Data<AppState>, Signed(s): Signed) -> WebResult<HttpResponse> {
-    let page = PageContext::new(&s, &state.settings.web.time_zone);
     match s.caller.role {
         Role::Applicant => {
+            let page = PageContext::new(&s, &state.settings.web.time_zone);
             let home = portal::applicant_home(&state.db, &s.caller).await?;
             html(&ApplicantDashboard { page, home })
         }
         Role::Finance => super::payouts::dashboard(&state, &s).await,
-        _ => html(&StaffDashboard { page }),
+        Role::Admin => crate::web::pages::office::dashboard(&state, &s).await,
+        Role::Reviewer => crate::web::pages::assignments::render_list(&state, &s, 1).await,
     }
 }
 

@@ -2,9 +2,12 @@
 //! renders a template; nothing else.
 
 pub mod applications;
+pub mod assignments;
 pub mod auth;
 pub mod grants;
 pub mod home;
+pub mod notices;
+pub mod office;
 pub mod organizations;
 pub mod payouts;
 
@@ -23,7 +26,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(applications::configure)
         .configure(grants::configure)
         .configure(organizations::configure)
-        .configure(payouts::configure);
+        .configure(payouts::configure)
+        .configure(notices::configure)
+        .configure(assignments::configure)
+        .configure(office::configure);
 }
 
 /// Any path no page has: the 404 page (the same one a page shows for another organization's
