@@ -38,10 +38,20 @@ pub async fn language(
             .and_then(|v| v.to_str().ok()),
     )
     .unwrap_or(Language::Zh);
+    call_in_language(lang, req, next).await
+}
+
+/// Calls the rest of the chain with `lang` as the request's language. An error is rendered
+/// into its response inside the scope (the outer layers pass the finished response on), so it
+/// is localized too.
+pub async fn call_in_language(
+    lang: Language,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     i18n::scope(lang, async move {
         match next.call(req).await {
             Ok(res) => Ok(res.map_into_boxed_body()),
-            // Rendered now, in the scope; the outer layers pass the finished response on.
             Err(e) => {
                 let res = e.error_response();
                 Err(actix_web::error::InternalError::from_response(e.to_string(), res).into())

@@ -9,9 +9,7 @@
 //! idempotent, so two replicas alternating between batches would be harmless anyway.
 //!
 //! To retain something new, add a [`Rule`] to [`RULES`]: a table, the SQL condition of the rows
-//! to delete (with `$1` the cutoff time) and the setting that says how long they are kept. A rule
-//! for a table that an older schema lacks names the column it needs (`needs_column`) and is
-//! skipped until that column exists.
+//! to delete (with `$1` the cutoff time) and the setting that says how long they are kept.
 
 use std::sync::Arc;
 
@@ -35,8 +33,6 @@ pub struct Rule {
     pub condition: &'static str,
     /// How long a row is kept (from the time the condition compares with the cutoff).
     pub keep: fn(&Settings) -> Duration,
-    /// The rule applies only once `table` has this column (a table added by a later migration).
-    pub needs_column: Option<&'static str>,
 }
 
 fn outbox_sent(s: &Settings) -> Duration {
@@ -65,7 +61,6 @@ pub const RULES: &[Rule] = &[
         table: "email_outbox",
         condition: "status = 'sent' AND sent_at < $1",
         keep: outbox_sent,
-        needs_column: None,
     },
     // A key older than this no longer replays its first answer: a client retrying later
     // would be treated as a new request (payout limits still hold in the database).
@@ -74,7 +69,6 @@ pub const RULES: &[Rule] = &[
         table: "idempotency_keys",
         condition: "created_at < $1",
         keep: idempotency_keys,
-        needs_column: None,
     },
     // Sign-in sessions and API tokens that expired or were revoked that long ago: they can
     // no longer authenticate, and `GET /me/tokens` no longer lists them.
@@ -83,22 +77,20 @@ pub const RULES: &[Rule] = &[
         table: "api_tokens",
         condition: "(expires_at < $1 OR revoked_at < $1)",
         keep: expired_tokens,
-        needs_column: None,
     },
     Rule {
         name: "login_failures",
         table: "login_failures",
         condition: "failed_at < $1",
         keep: login_failures,
-        needs_column: None,
     },
-    // Browser sessions, once the schema has them.
+    // Browser sessions past their absolute expiry (idle ones are refused at once, and go here
+    // at the latest `web.session_max_hours` after sign-in).
     Rule {
         name: "web_sessions",
         table: "web_sessions",
         condition: "expires_at < $1",
         keep: expired_tokens,
-        needs_column: Some("expires_at"),
     },
 ];
 
@@ -136,11 +128,6 @@ pub async fn run_once(
     let batch = settings.retention.batch_size.max(1);
     let mut report = Report::default();
     for rule in RULES {
-        if let Some(column) = rule.needs_column {
-            if !operations::table_has_column(&mut conn, rule.table, column).await? {
-                continue;
-            }
-        }
         let cutoff = now - (rule.keep)(settings);
         let mut total = 0;
         loop {

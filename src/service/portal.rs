@@ -59,7 +59,6 @@ pub async fn applicant_home(db: &Database, caller: &Caller) -> Result<ApplicantH
     let apps =
         applications::list(&mut conn, scope, &ApplicationFilter::default(), None, 200).await?;
     let grant_rows = grants::list(&mut conn, scope, &GrantFilter::default(), None, 200).await?;
-    let counted: Vec<ApplicationStatus> = ApplicationStatus::QUOTA_STATUSES.to_vec();
     let mut open = Vec::new();
     for row in &round_rows {
         if row.status != RoundStatus::Open.as_str() {
@@ -68,7 +67,11 @@ pub async fn applicant_home(db: &Database, caller: &Caller) -> Result<ApplicantH
         let used = apps
             .iter()
             .filter(|a| a.round_id == row.id)
-            .filter(|a| counted.iter().any(|s| s.as_str() == a.status))
+            .filter(|a| {
+                ApplicationStatus::QUOTA_STATUSES
+                    .iter()
+                    .any(|s| s.as_str() == a.status)
+            })
             .count();
         open.push(OpenRound {
             spec: RoundSpec::from_row(row)?,

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Double, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::StorageResult;
@@ -19,8 +19,8 @@ pub struct Snapshot {
     pub audit_seal_lag_secs: f64,
     /// Live bearer tokens by kind (`session` from sign-in, `api` from `/me/tokens`).
     pub live_tokens: Vec<(String, i64)>,
-    /// Live browser sessions; `None` while the database has no `web_sessions` table.
-    pub web_sessions: Option<i64>,
+    /// Browser sessions not yet expired.
+    pub web_sessions: i64,
 }
 
 #[derive(QueryableByName)]
@@ -49,12 +49,6 @@ struct KindCount {
     n: i64,
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = Nullable<BigInt>)]
-    n: Option<i64>,
-}
-
 /// Every query reads an index range, not a whole table: pending/failed outbox rows through
 /// `email_outbox_due_idx` (sent rows are the bulk and are skipped), unsealed audit events
 /// through the sealer's horizon (events below it are all sealed) and `audit_events_txid_idx`.
@@ -81,7 +75,7 @@ pub async fn snapshot(conn: &mut AsyncPgConnection) -> StorageResult<Snapshot> {
     )
     .load(conn)
     .await?;
-    let web_sessions = count_web_sessions(conn).await?;
+    let web_sessions = super::sessions::count_live(conn, chrono::Utc::now()).await?;
     Ok(Snapshot {
         outbox_pending: outbox.pending,
         outbox_failed: outbox.failed,
@@ -91,35 +85,6 @@ pub async fn snapshot(conn: &mut AsyncPgConnection) -> StorageResult<Snapshot> {
         live_tokens: tokens.into_iter().map(|k| (k.kind, k.n)).collect(),
         web_sessions,
     })
-}
-
-/// Browser sessions that have not expired, when the schema has them: `web_sessions` with an
-/// `expires_at` column. Until then (or on a database migrated by an older release) `None`.
-async fn count_web_sessions(conn: &mut AsyncPgConnection) -> StorageResult<Option<i64>> {
-    if !table_has_column(conn, "web_sessions", "expires_at").await? {
-        return Ok(None);
-    }
-    let c: Count =
-        diesel::sql_query("SELECT count(*) AS n FROM web_sessions WHERE expires_at > now()")
-            .get_result(conn)
-            .await?;
-    Ok(c.n)
-}
-
-pub async fn table_has_column(
-    conn: &mut AsyncPgConnection,
-    table: &str,
-    column: &str,
-) -> StorageResult<bool> {
-    let c: Count = diesel::sql_query(
-        "SELECT count(*) AS n FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
-    )
-    .bind::<Text, _>(table)
-    .bind::<Text, _>(column)
-    .get_result(conn)
-    .await?;
-    Ok(c.n.unwrap_or(0) > 0)
 }
 
 /// Takes the transaction-level advisory lock `key` if no one holds it (released at commit).

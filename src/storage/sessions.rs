@@ -90,23 +90,6 @@ pub async fn delete_for_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> Sto
     )
 }
 
-/// Sessions expired or idle since before `idle_since` (for the retention job).
-pub async fn delete_expired(
-    conn: &mut AsyncPgConnection,
-    now: DateTime<Utc>,
-    idle_since: DateTime<Utc>,
-) -> StorageResult<usize> {
-    Ok(diesel::delete(
-        web_sessions::table.filter(
-            web_sessions::expires_at
-                .le(now)
-                .or(web_sessions::last_seen_at.le(idle_since)),
-        ),
-    )
-    .execute(conn)
-    .await?)
-}
-
 /// Live sessions, for the metrics gauge.
 pub async fn count_live(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> StorageResult<i64> {
     Ok(web_sessions::table

@@ -70,16 +70,7 @@ pub async fn load(
         tracing::Span::current().record("user_id", tracing::field::display(s.caller.user_id));
         req.extensions_mut().insert(s);
     }
-    i18n::scope(lang, async move {
-        match next.call(req).await {
-            Ok(res) => Ok(res.map_into_boxed_body()),
-            Err(e) => {
-                let res = e.error_response();
-                Err(actix_web::error::InternalError::from_response(e.to_string(), res).into())
-            }
-        }
-    })
-    .await
+    crate::http::call_in_language(lang, req, next).await
 }
 
 /// An unsafe request another site made the browser send: `Sec-Fetch-Site: cross-site`, or an

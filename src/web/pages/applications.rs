@@ -368,8 +368,32 @@ async fn render(state: &AppState, s: &Signed, id: Uuid, view: View) -> WebResult
     html_status(view.status, &t)
 }
 
-fn status_of(e: &Error) -> StatusCode {
-    crate::http::error::status_of(e)
+/// A refusal the page can show: the page again, each message beside its field, with the
+/// status the API gives; any other error is the error page.
+async fn refused(
+    state: &AppState,
+    s: &Signed,
+    id: Uuid,
+    e: Error,
+    view: View,
+) -> WebResult<HttpResponse> {
+    match FieldErrors::from_error(&e) {
+        Some(errors) => {
+            let status = crate::http::error::status_of(&e);
+            render(
+                state,
+                s,
+                id,
+                View {
+                    errors,
+                    status,
+                    ..view
+                },
+            )
+            .await
+        }
+        None => Err(e.into()),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -450,24 +474,19 @@ pub async fn save_content(
     };
     match result {
         Ok(()) => Ok(see_other(&format!("/applications/{id}?saved=content"))),
-        Err(e) => match FieldErrors::from_error(&e) {
-            Some(errors) => {
-                let status = status_of(&e);
-                render(
-                    &state,
-                    &s,
-                    id,
-                    View {
-                        content: Some(fields),
-                        errors,
-                        status,
-                        ..View::default()
-                    },
-                )
-                .await
-            }
-            None => Err(e.into()),
-        },
+        Err(e) => {
+            refused(
+                &state,
+                &s,
+                id,
+                e,
+                View {
+                    content: Some(fields),
+                    ..View::default()
+                },
+            )
+            .await
+        }
     }
 }
 
@@ -492,24 +511,19 @@ pub async fn save_budget(
         Ok(()) => Ok(see_other(&format!(
             "/applications/{id}?saved=budget#budget"
         ))),
-        Err(e) => match FieldErrors::from_error(&e) {
-            Some(errors) => {
-                let status = status_of(&e);
-                render(
-                    &state,
-                    &s,
-                    id,
-                    View {
-                        lines: Some(lines),
-                        errors,
-                        status,
-                        ..View::default()
-                    },
-                )
-                .await
-            }
-            None => Err(e.into()),
-        },
+        Err(e) => {
+            refused(
+                &state,
+                &s,
+                id,
+                e,
+                View {
+                    lines: Some(lines),
+                    ..View::default()
+                },
+            )
+            .await
+        }
     }
 }
 
@@ -569,24 +583,19 @@ pub async fn submit(
     }
     match svc::submit(&state.db, &s.0.caller, id).await {
         Ok(_) => Ok(see_other(&format!("/applications/{id}?done=submitted"))),
-        Err(e) => match FieldErrors::from_error(&e) {
-            Some(errors) => {
-                let status = status_of(&e);
-                render(
-                    &state,
-                    &s,
-                    id,
-                    View {
-                        errors,
-                        status,
-                        checked: true,
-                        ..View::default()
-                    },
-                )
-                .await
-            }
-            None => Err(e.into()),
-        },
+        Err(e) => {
+            refused(
+                &state,
+                &s,
+                id,
+                e,
+                View {
+                    checked: true,
+                    ..View::default()
+                },
+            )
+            .await
+        }
     }
 }
 

@@ -2,13 +2,14 @@
 //! session cookie instead of a bearer token.
 
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::token;
 use crate::http::AppState;
 use crate::i18n;
+use crate::service::sessions::WebSession;
 use crate::service::{self, sessions};
 use crate::web::error::WebResult;
 use crate::web::form::PostedForm;
@@ -31,7 +32,6 @@ pub struct NextQuery {
 }
 
 fn render_login(
-    req: &HttpRequest,
     state: &AppState,
     status: StatusCode,
     email: String,
@@ -50,7 +50,6 @@ fn render_login(
             error,
         },
     )?;
-    let _ = req;
     res.add_cookie(&session::login_csrf_cookie(
         &csrf,
         &state.settings.application.base_url,
@@ -66,18 +65,14 @@ pub async fn login_form(
     q: web::Query<NextQuery>,
 ) -> WebResult<HttpResponse> {
     let next = safe_next(q.next.as_deref().unwrap_or("/"));
-    if req.extensions_ref_session() {
+    if req.extensions().get::<WebSession>().is_some() {
         return Ok(see_other(&next));
     }
-    render_login(&req, &state, StatusCode::OK, String::new(), next, None)
+    render_login(&state, StatusCode::OK, String::new(), next, None)
 }
 
 #[post("/login")]
-pub async fn login(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    form: PostedForm,
-) -> WebResult<HttpResponse> {
+pub async fn login(state: web::Data<AppState>, form: PostedForm) -> WebResult<HttpResponse> {
     let email = form.text("email");
     let password = form.get("password").unwrap_or_default().to_string();
     let next = safe_next(form.get("next").unwrap_or("/"));
@@ -95,7 +90,6 @@ pub async fn login(
             Ok(res)
         }
         Err(e @ service::Error::InvalidCredentials) => render_login(
-            &req,
             &state,
             StatusCode::UNAUTHORIZED,
             email,
@@ -104,7 +98,6 @@ pub async fn login(
         ),
         Err(e @ service::Error::TooManyRequests { .. }) => {
             let mut res = render_login(
-                &req,
                 &state,
                 StatusCode::TOO_MANY_REQUESTS,
                 email,
@@ -138,17 +131,4 @@ pub async fn logout(
     let mut res = see_other("/login");
     res.add_cookie(&session::removal(SESSION_COOKIE, "/")).ok();
     Ok(res)
-}
-
-trait HasSession {
-    fn extensions_ref_session(&self) -> bool;
-}
-
-impl HasSession for HttpRequest {
-    fn extensions_ref_session(&self) -> bool {
-        use actix_web::HttpMessage;
-        self.extensions()
-            .get::<crate::service::sessions::WebSession>()
-            .is_some()
-    }
 }
