@@ -24,7 +24,7 @@ pub(super) static RULES: &[(&str, &str)] = &[
     // src/service/applications.rs
     ("team", "项目团队最多 {limit} 人，当前为 {actual} 人"),
     ("focus_area", "重点领域“{actual}”不是本轮设定的领域（{limit}）"),
-    // src/service/grants.rs
+    // src/service/grants/
     ("tranche", "该协议没有第 {actual} 期（期次范围 {limit}）"),
     ("tranche_limit", "本次拨付 {actual} 元，超过该期剩余可拨付金额 {limit} 元"),
     ("award_limit", "本次拨付 {actual} 元，超过协议剩余可拨付金额 {limit} 元"),
@@ -201,7 +201,7 @@ pub(super) static MESSAGES: &[(&str, &str)] = &[
     ("a round can be changed only as a draft; this one is {}", "创投活动仅在草稿状态下可修改，当前为“{}”"),
     ("a round that is {} cannot become {}", "状态为“{}”的创投活动不能变更为“{}”"),
 
-    // src/service/grants.rs
+    // src/service/grants/
     ("only an approved application gets a grant; this one is {}", "只有已批准的申报项目才能建立协议，该项目当前为“{}”"),
     ("the application has no award amount", "该申报项目没有立项金额"),
     ("the award amount is zero", "立项金额为零"),
@@ -273,7 +273,7 @@ pub(super) static MESSAGES: &[(&str, &str)] = &[
     ("an application that is {} cannot be submitted", "状态为“{}”的申报项目不能提交"),
     ("an application that is {} cannot become {}", "状态为“{}”的申报项目不能变更为“{}”"),
 
-    // src/service/review.rs
+    // src/service/review/
     ("a panel is formed for an open, closed or reviewing round; this one is {}", "只有开放申报、已截止或评审中的创投活动才能组建评审组，当前为“{}”"),
     ("panel members are active reviewer users", "评审组成员须为启用状态的评审专家用户"),
     ("no such user", "用户不存在"),
@@ -322,7 +322,7 @@ pub(super) static MESSAGES: &[(&str, &str)] = &[
     // src/http/routes/applications.rs
     ("an ineligible decision needs a reason", "认定资格不符须填写原因"),
 
-    // src/http/routes/review.rs
+    // src/http/routes/review/
     ("score `{}` for `{}` is not a decimal string like \"12.5\"", "分数 `{}`（评分项 `{}`）不是有效的小数字符串，格式应如 \"12.5\""),
 
     // src/http/routes/audit.rs

@@ -1,0 +1,126 @@
+//! The round's ranking from the submitted score sheets: trimmed means, ties, calibration.
+
+use std::collections::HashMap;
+
+use diesel_async::AsyncPgConnection;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::round_status;
+use super::scoring::sheet_from_json;
+use crate::domain::lifecycle::{ApplicationStatus, RoundStatus};
+use crate::domain::rating::AssessmentResult;
+use crate::domain::review::{rank, RankInput, Ranking, ReviewInput};
+use crate::service::error::parse_text;
+use crate::service::rounds::RoundSpec;
+use crate::service::Error;
+use crate::storage::models::RoundRow;
+use crate::storage::{review, rounds, Database};
+
+/// What the ranking and the awards show of one application besides its scores.
+#[derive(Debug, Clone)]
+pub struct RankedApplication {
+    pub title: String,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    pub requested_grant: Decimal,
+}
+
+pub struct RoundRanking {
+    pub spec: RoundSpec,
+    pub ranking: Ranking,
+    pub applications: HashMap<Uuid, RankedApplication>,
+}
+
+/// Computes the ranking of a round from its under-review (or decided) applications and their
+/// submitted, non-recused score sheets. Reads only the columns it uses (one join for the
+/// applications and their organizations, one query for the sheets), since a round holds
+/// thousands of applications.
+pub async fn ranking(
+    conn: &mut AsyncPgConnection,
+    round_row: &RoundRow,
+) -> Result<RoundRanking, Error> {
+    let spec = RoundSpec::from_row(round_row)?;
+    let statuses = [
+        ApplicationStatus::UnderReview,
+        ApplicationStatus::Approved,
+        ApplicationStatus::Rejected,
+        ApplicationStatus::Contracted,
+        ApplicationStatus::InProgress,
+        ApplicationStatus::Completed,
+        ApplicationStatus::Terminated,
+    ]
+    .map(|s| s.as_str());
+    let apps = review::ranking_sources(conn, round_row.id, &statuses).await?;
+    let index: HashMap<Uuid, usize> = apps.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+    let mut reviews: Vec<Vec<ReviewInput>> = (0..apps.len()).map(|_| Vec::new()).collect();
+    // Only submitted sheets count; the filter and the column choice are done in SQL.
+    let keys: Vec<&str> = spec
+        .rubric
+        .criteria
+        .iter()
+        .map(|c| c.key.as_str())
+        .collect();
+    let sheets = review::round_submitted_scores(conn, round_row.id, |app, reviewer, json| {
+        // A sheet of an application in another status (withdrawn, say) does not count.
+        Ok(match index.get(&app) {
+            Some(&i) => Some((
+                i,
+                ReviewInput {
+                    reviewer_id: reviewer,
+                    scores: sheet_from_json(&keys, json)?,
+                },
+            )),
+            None => None,
+        })
+    })
+    .await?;
+    for (i, review) in sheets.into_iter().flatten() {
+        reviews[i].push(review);
+    }
+    let mut inputs = Vec::with_capacity(apps.len());
+    let mut info = HashMap::with_capacity(apps.len());
+    for (app, reviews) in apps.into_iter().zip(reviews) {
+        let assessment: AssessmentResult = parse_text(&app.party_assessment)?;
+        inputs.push(RankInput {
+            application_id: app.id,
+            submitted_at: app.submitted_at.unwrap_or(app.created_at),
+            assessment_passed: assessment == AssessmentResult::Passed,
+            // The objective party-element points of rule 5, from the declared facts.
+            party_objective: spec.party_points.objective_points(
+                parse_text(&app.party_building_status)?,
+                app.team_has_party_member,
+                app.party_activity_count.max(0) as u32,
+                app.red_project,
+            ),
+            reviews,
+        });
+        info.insert(
+            app.id,
+            RankedApplication {
+                title: app.title,
+                organization_id: app.organization_id,
+                organization_name: app.organization_name,
+                requested_grant: app.requested_grant,
+            },
+        );
+    }
+    let ranking = rank(&inputs, &spec.rubric, &spec.rules);
+    Ok(RoundRanking {
+        spec,
+        ranking,
+        applications: info,
+    })
+}
+
+pub async fn round_ranking(db: &Database, round_id: Uuid) -> Result<RoundRanking, Error> {
+    let mut conn = db.conn().await?;
+    let round = rounds::get(&mut conn, round_id, true).await?;
+    let status = round_status(&round)?;
+    if matches!(status, RoundStatus::Draft | RoundStatus::Open) {
+        return Err(Error::invalid_state(format!(
+            "a round is ranked once it is closed; this one is {status}"
+        )));
+    }
+    ranking(&mut conn, &round).await
+}
