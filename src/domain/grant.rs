@@ -173,6 +173,89 @@ pub fn blacklist_until(from: chrono::NaiveDate, years: u32) -> chrono::NaiveDate
         .unwrap_or(chrono::NaiveDate::MAX)
 }
 
+/// A tranche as the termination rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrancheState {
+    pub number: i32,
+    pub status: TrancheStatus,
+    pub amount: Money,
+    pub paid: Money,
+}
+
+/// A payout as the termination rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayoutState {
+    pub tranche_number: i32,
+    pub status: PayoutStatus,
+    pub amount: Money,
+}
+
+/// What a failed evaluation does to a grant, computed before anything is written, so that the
+/// program office can be shown exactly this before it confirms, and the write does exactly this.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Termination {
+    /// Tranches cancelled (scheduled or due ones), with the unpaid amount each leaves.
+    pub cancelled: Vec<(i32, Money)>,
+    /// Indices (into the payouts given) of the requested or approved payouts of those tranches:
+    /// rejected, their money never leaves.
+    pub withdrawn: Vec<usize>,
+    /// To be repaid, at most what was paid.
+    pub clawback: Option<Money>,
+    /// The organization's blacklisting ends then (never earlier than one already recorded);
+    /// `None` for no blacklisting (0 years).
+    pub blacklisted_until: Option<chrono::NaiveDate>,
+}
+
+/// The consequences of a failed evaluation: every tranche that can still be cancelled is, the
+/// unpaid payouts of those tranches are withdrawn, the clawback (at most `paid_total`, else the
+/// `clawback_limit` violation) is recorded and the organization is blacklisted for `years` from
+/// `today` (kept when an existing blacklisting lasts longer).
+pub fn termination(
+    tranches: &[TrancheState],
+    payouts: &[PayoutState],
+    paid_total: Money,
+    clawback: Option<Money>,
+    years: u32,
+    today: chrono::NaiveDate,
+    blacklisted_until: Option<chrono::NaiveDate>,
+) -> Result<Termination, super::violation::Violation> {
+    if let Some(claw) = clawback {
+        if claw > paid_total {
+            return Err(super::violation::Violation::new(
+                "clawback_limit",
+                "the clawback cannot exceed what was paid",
+            )
+            .limit(paid_total)
+            .actual(claw)
+            .field("clawback_amount"));
+        }
+    }
+    let cancelled: Vec<(i32, Money)> = tranches
+        .iter()
+        .filter(|t| t.status.can_become(TrancheStatus::Cancelled))
+        .map(|t| (t.number, remaining(t.paid, t.amount)))
+        .collect();
+    let withdrawn = payouts
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            p.status.withdrawn_on_termination()
+                && cancelled.iter().any(|(n, _)| *n == p.tranche_number)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let blacklisted_until = (years > 0).then(|| {
+        let until = blacklist_until(today, years);
+        blacklisted_until.map_or(until, |d| d.max(until))
+    });
+    Ok(Termination {
+        cancelled,
+        withdrawn,
+        clawback,
+        blacklisted_until,
+    })
+}
+
 #[cfg(test)]
 // Test code: an overflow here fails a test; it never serves a request.
 #[allow(clippy::arithmetic_side_effects)]
@@ -280,6 +363,77 @@ mod tests {
         assert!(!fits(m("40000"), m("50000"), m("10000.01")));
         assert_eq!(remaining(m("40000"), m("50000")), m("10000"));
         assert_eq!(remaining(m("60000"), m("50000")), Money::ZERO);
+    }
+
+    #[test]
+    fn a_failed_evaluation_cancels_what_is_unpaid_and_blacklists() {
+        let d = |y, mo, da| chrono::NaiveDate::from_ymd_opt(y, mo, da).unwrap();
+        let t = |number, status, amount: &str, paid: &str| TrancheState {
+            number,
+            status,
+            amount: m(amount),
+            paid: m(paid),
+        };
+        let tranches = [
+            t(1, TrancheStatus::Paid, "50000", "50000"),
+            t(2, TrancheStatus::Due, "30000", "10000"),
+            t(3, TrancheStatus::Scheduled, "20000", "0"),
+        ];
+        let p = |tranche_number, status, amount: &str| PayoutState {
+            tranche_number,
+            status,
+            amount: m(amount),
+        };
+        let payouts = [
+            p(1, PayoutStatus::Paid, "50000"),
+            p(2, PayoutStatus::Paid, "10000"),
+            p(2, PayoutStatus::Approved, "5000"),
+            p(2, PayoutStatus::Requested, "1000"),
+            p(2, PayoutStatus::Rejected, "700"),
+        ];
+        let today = d(2026, 12, 3);
+        let out = termination(
+            &tranches,
+            &payouts,
+            m("60000"),
+            Some(m("60000")),
+            3,
+            today,
+            None,
+        )
+        .unwrap();
+        assert_eq!(out.cancelled, vec![(2, m("20000")), (3, m("20000"))]);
+        assert_eq!(
+            out.withdrawn,
+            vec![2, 3],
+            "approved and requested, not paid or rejected"
+        );
+        assert_eq!(out.clawback, Some(m("60000")));
+        assert_eq!(out.blacklisted_until, Some(d(2029, 12, 3)));
+
+        // A longer blacklisting already recorded is kept; 0 years blacklists nobody.
+        let later = d(2031, 1, 1);
+        let out =
+            termination(&tranches, &payouts, m("60000"), None, 3, today, Some(later)).unwrap();
+        assert_eq!(out.blacklisted_until, Some(later));
+        assert_eq!(out.clawback, None);
+        let out =
+            termination(&tranches, &payouts, m("60000"), None, 0, today, Some(later)).unwrap();
+        assert_eq!(out.blacklisted_until, None);
+
+        // Never more clawed back than paid, by a fen.
+        let err = termination(
+            &tranches,
+            &payouts,
+            m("60000"),
+            Some(m("60000.01")),
+            3,
+            today,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.rule, "clawback_limit");
+        assert_eq!(err.field.as_deref(), Some("clawback_amount"));
     }
 
     #[test]

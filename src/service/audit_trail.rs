@@ -1,14 +1,61 @@
 //! The audit chain's sealer and verifier, shared by `serve` (background), the command line
-//! (`gongyi audit seal|verify`) and the admin endpoints.
+//! (`gongyi audit seal|verify`) and the admin endpoints; and the trail's listing for the API
+//! and the audit page.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncConnection;
 
+use uuid::Uuid;
+
+use crate::auth::{roles, Caller};
 use crate::config::Settings;
-use crate::storage::audit_chain::{self, ChainReport};
-use crate::storage::{Database, StorageError};
+use crate::service::Error;
+use crate::storage::audit_chain::{self, AuditFilter, ChainReport};
+use crate::storage::models::AuditEventRow;
+use crate::storage::{finance, Database, StorageError};
+
+/// Up to `fetch` events, newest first, below `before` (an event id), each with its seal
+/// position once sealed (admin).
+pub async fn list(
+    db: &Database,
+    caller: &Caller,
+    filter: &AuditFilter,
+    before: Option<i64>,
+    fetch: i64,
+) -> Result<Vec<(AuditEventRow, Option<i64>)>, Error> {
+    caller.require(roles::ADMIN)?;
+    let mut conn = db.conn().await?;
+    Ok(audit_chain::list(&mut conn, filter, before, fetch).await?)
+}
+
+/// A page of the trail with the names of the users who acted.
+pub struct AuditPage {
+    pub events: Vec<(AuditEventRow, Option<i64>)>,
+    pub names: HashMap<Uuid, String>,
+}
+
+pub async fn page(
+    db: &Database,
+    caller: &Caller,
+    filter: &AuditFilter,
+    before: Option<i64>,
+    fetch: i64,
+) -> Result<AuditPage, Error> {
+    let events = list(db, caller, filter, before, fetch).await?;
+    let mut ids: Vec<Uuid> = events.iter().filter_map(|(e, _)| e.actor_id).collect();
+    ids.sort();
+    ids.dedup();
+    let mut conn = db.conn().await?;
+    let names = finance::user_names(&mut conn, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
+    Ok(AuditPage { events, names })
+}
 
 /// Seals every finished, unsealed audit event, `batch` per transaction. Returns how many.
 pub async fn seal(db: &Database, batch: i64) -> Result<usize, StorageError> {

@@ -2,10 +2,24 @@
 
 use diesel_async::scoped_futures::ScopedFutureExt;
 
-use crate::auth::Caller;
+use crate::auth::{roles, Caller};
 use crate::service::{run_transaction, Error};
 use crate::storage::models::OutboxRow;
 use crate::storage::{outbox, Database};
+
+/// Up to `fetch` messages, newest first, below `before` (an outbox id), of one status or all
+/// (admin).
+pub async fn list(
+    db: &Database,
+    caller: &Caller,
+    status: Option<&str>,
+    before: Option<i64>,
+    fetch: i64,
+) -> Result<Vec<OutboxRow>, Error> {
+    caller.require(roles::ADMIN)?;
+    let mut conn = db.conn().await?;
+    Ok(outbox::list(&mut conn, status, before, fetch).await?)
+}
 
 /// Puts a `failed` message back in the queue (due now, attempts reset), audited.
 pub async fn retry(db: &Database, caller: &Caller, id: i64) -> Result<OutboxRow, Error> {

@@ -13,7 +13,7 @@ use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{IdPageRequest, Page};
 use crate::http::AppState;
 use crate::service;
-use crate::storage::audit_chain::{self, AuditFilter, ChainReport};
+use crate::storage::audit_chain::{AuditFilter, ChainReport};
 use crate::storage::models::AuditEventRow;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,8 +97,8 @@ pub async fn list_audit(
         from: q.from,
         to: q.to,
     };
-    let mut conn = state.db.conn().await?;
-    let rows = audit_chain::list(&mut conn, &filter, page.before, page.fetch()).await?;
+    let rows =
+        service::audit_trail::list(&state.db, &caller, &filter, page.before, page.fetch()).await?;
     Ok(HttpResponse::Ok().json(page.page(rows, |r| r.0.id, AuditEventView::from_row)))
 }
 

@@ -15,7 +15,6 @@ use crate::http::AppState;
 use crate::notify::OutboxStatus;
 use crate::service;
 use crate::storage::models::OutboxRow;
-use crate::storage::outbox;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutboxMessageView {
@@ -78,9 +77,9 @@ pub async fn list_outbox(
     caller.require(roles::ADMIN)?;
     let q = query.into_inner();
     let page = IdPageRequest::parse(q.limit, q.cursor.as_deref())?;
-    let mut conn = state.db.conn().await?;
-    let rows = outbox::list(
-        &mut conn,
+    let rows = service::outbox::list(
+        &state.db,
+        &caller,
         q.status.map(|s| s.as_str()),
         page.before,
         page.fetch(),

@@ -9,6 +9,7 @@ pub mod home;
 pub mod notices;
 pub mod office;
 pub mod organizations;
+pub mod oversight;
 pub mod payouts;
 
 use actix_web::http::header;
@@ -29,7 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(payouts::configure)
         .configure(notices::configure)
         .configure(assignments::configure)
-        .configure(office::configure);
+        .configure(office::configure)
+        .configure(oversight::configure);
 }
 
 /// Any path no page has: the 404 page (the same one a page shows for another organization's
