@@ -180,8 +180,13 @@ async fn plan_milestone(
             None => "every milestone has been recorded".to_string(),
         }));
     }
-    crate::service::spending::check_report_for_milestone(conn, &round.rules, grant_row.id, input.milestone)
-        .await?;
+    crate::service::spending::check_report_for_milestone(
+        conn,
+        &round.rules,
+        grant_row.id,
+        input.milestone,
+    )
+    .await?;
     let score = input.score.map(|s| s.round_dp(2));
     let grade = score.map(grant::grade);
     let pass_mark = round.rules.evaluation_pass_mark;
