@@ -14,6 +14,7 @@ pub mod office;
 pub mod organizations;
 pub mod outbox;
 pub mod portal;
+pub mod registry;
 pub mod public_notice;
 pub mod review;
 pub mod reviewing;

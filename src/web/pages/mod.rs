@@ -4,12 +4,15 @@
 pub mod applications;
 pub mod assignments;
 pub mod auth;
+pub mod form_fields;
 pub mod grants;
 pub mod home;
 pub mod notices;
 pub mod office;
 pub mod organizations;
 pub mod payouts;
+pub mod registry;
+pub mod round_setup;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -25,6 +28,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(home::home)
         .configure(applications::configure)
         .configure(grants::configure)
+        // Before the `{id}` routes of organizations and office: `/organizations/new`,
+        // `/rounds/new`.
+        .configure(registry::configure)
+        .configure(round_setup::configure)
         .configure(organizations::configure)
         .configure(payouts::configure)
         .configure(notices::configure)
