@@ -551,3 +551,162 @@ async fn manual_assignment_refuses_an_affiliated_reviewer_in_chinese() {
         .await;
     assert_eq!(a.body["status"], "reviewing", "the first assignment starts the review");
 }
+
+/// Picks an option and tells the page, as a person's choice would (htmx listens for `change`).
+async fn choose(b: &crate::browser::Browser, css: &str, value: &str) {
+    b.driver
+        .execute(
+            "const e = document.querySelector(arguments[0]); e.value = arguments[1];
+             e.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![json!(css), json!(value)],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn in_the_browser_the_program_office_registers_runs_and_decides_a_round() {
+    let app = spawn_app().await;
+    let admin_email = format!("admin-{}@example.org", Uuid::new_v4().simple());
+    app.add_user(&admin_email, Role::Admin, None).await;
+    let reviewers: Vec<(Uuid, String)> = {
+        let mut out = vec![];
+        for i in 0..3 {
+            let e = format!("reviewer-{i}-{}@example.org", Uuid::new_v4().simple());
+            out.push((app.add_user(&e, Role::Reviewer, None).await, e));
+        }
+        out
+    };
+    let Some(b) = crate::browser::browser(&app).await else {
+        return;
+    };
+    b.sign_in(&admin_email).await;
+    b.click("#registry-links a[href=\"/organizations\"]").await;
+    b.click("#new-organization").await;
+
+    // The organization, with the cap previewed as the party-building facts change.
+    b.fill("input[name=name]", "昆山市玉山镇社区养老服务社").await;
+    choose(&b, "select[name=org_type]", "private_non_enterprise").await;
+    b.fill("input[name=credit_code]", &valid_code("52")).await;
+    b.set("input[name=registration_date]", "2016-03-01").await;
+    choose(&b, "select[name=rating]", "4A").await;
+    b.set("input[name=rating_valid_until]", "2099-12-31").await;
+    choose(&b, "select[name=party_building_status]", "none").await;
+    b.wait_text("#rating-cap", "2A").await;
+    b.wait_text("#cap-exceeded", "4A").await;
+    b.screenshot("registry-rating-cap").await;
+    choose(&b, "select[name=party_building_status]", "independent_branch").await;
+    b.fill("input[name=party_member_count]", "6").await;
+    choose(&b, "select[name=party_assessment]", "passed").await;
+    b.wait_text("#rating-cap", "不限制").await;
+    b.click("#save-organization").await;
+    b.wait_text("#notice", "已保存").await;
+
+    // Its applicant user, with the password the admin hands over.
+    b.click("#add-applicant").await;
+    let applicant_email = format!("applicant-{}@example.org", Uuid::new_v4().simple());
+    b.fill("input[name=email]", &applicant_email).await;
+    b.fill("input[name=name]", "王芳").await;
+    b.fill("input[name=password]", PASSWORD).await;
+    b.click("#create-user").await;
+    b.wait_text("#notice", &applicant_email).await;
+
+    // A round from the form with the kind's defaults; opened.
+    b.open("/").await;
+    b.click("#registry-links a[href=\"/rounds/new\"]").await;
+    b.wait_text("#round-kind", "").await;
+    b.fill("input[name=name]", "昆山市第八届公益创投").await;
+    b.fill("input[name=total_pool]", "200000.00").await;
+    b.fill("input[name=grant_min]", "10000").await;
+    b.fill("input[name=grant_max]", "100000").await;
+    b.fill("textarea[name=focus_areas]", "elderly").await;
+    b.fill("input[name=\"rules.public_notice_days\"]", "0").await;
+    b.screenshot("registry-new-round").await;
+    b.click("#save-round").await;
+    b.click("#open-round").await;
+    b.wait_text("#close-round", "").await;
+    let round = b
+        .driver
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .trim_start_matches("/rounds/")
+        .to_string();
+
+    // The applicant submits (through the API, to keep the walk short).
+    let token = app.login(&applicant_email).await;
+    let application = crate::applications::ready_draft(&app, &token, &round, "银龄助餐暖心行动").await;
+    let r = app
+        .post(&format!("/applications/{application}/submit"), Some(&token), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Close, screen, form the panel, assign.
+    b.open(&format!("/rounds/{round}")).await;
+    b.click("#close-round").await;
+    b.wait_text("#round-actions", "").await;
+    b.open(&format!("/rounds/{round}/screening")).await;
+    b.click(&format!("#screen-{application} button[type=submit]")).await;
+    b.wait_text("#queue-empty", "").await;
+    b.open(&format!("/rounds/{round}/panel")).await;
+    for (id, _) in &reviewers {
+        b.set("#add-reviewer select[name=reviewer_id]", &id.to_string()).await;
+        b.click("#add-reviewer button[type=submit]").await;
+        b.wait_text(&format!("#panel tr[data-reviewer=\"{id}\"]"), "").await;
+    }
+    b.click("#auto-assign button[type=submit]").await;
+    b.wait_text("#notice", "3").await;
+    b.wait_text("#no-gaps", "").await;
+    b.screenshot("registry-panel").await;
+
+    // One reviewer scores in the browser, the other two through the API.
+    b.click("nav form[action=\"/logout\"] button").await;
+    b.wait_text("main", "").await;
+    b.sign_in(&reviewers[0].1).await;
+    let rtoken = app.login(&reviewers[0].1).await;
+    let mine = crate::review::assignment_of(&app, &rtoken, &application).await;
+    b.open(&format!("/assignments/{mine}")).await;
+    for (key, v) in [
+        ("need_analysis", "13"),
+        ("project_design", "17"),
+        ("capacity", "13"),
+        ("budget", "12"),
+        ("outcomes", "12"),
+        ("party_elements", "8"),
+    ] {
+        b.fill(&format!("#score-{key}"), v).await;
+    }
+    b.click("#submit-scores").await;
+    b.wait_text("#assignment-status", "已提交").await;
+    for (_, e) in &reviewers[1..] {
+        let t = app.login(e).await;
+        crate::review::score(&app, &t, &application, 65, "8").await;
+    }
+    b.click("nav form[action=\"/logout\"] button").await;
+    b.wait_text("main", "").await;
+
+    // The admin sees the ranking, previews, publishes and finalizes.
+    b.sign_in(&admin_email).await;
+    b.open(&format!("/rounds/{round}/ranking")).await;
+    b.wait_text("#ranking", "银龄助餐暖心行动").await;
+    b.open(&format!("/rounds/{round}/awards")).await;
+    b.click("#preview-button").await;
+    b.wait_text("#preview", "银龄助餐暖心行动").await;
+    b.click("#publish").await;
+    b.wait_text("#decision-status", "").await;
+    b.click("#finalize").await;
+    b.wait_text("#decision", "").await;
+    b.screenshot("registry-awards-final").await;
+    let a = app.get(&format!("/applications/{application}"), Some(&token)).await;
+    assert_eq!(a.body["status"], "approved", "{}", a.body);
+
+    // The public notice, signed out.
+    b.click("nav form[action=\"/logout\"] button").await;
+    b.wait_text("main", "").await;
+    b.open("/notices").await;
+    b.wait_text(".notice-lines", "银龄助餐暖心行动").await;
+    let text = b.wait_text("main", "").await.text().await.unwrap();
+    assert!(text.contains("¥80,000.00") && text.contains("昆山市玉山镇社区养老服务社"), "{text}");
+    b.quit().await;
+}
