@@ -910,4 +910,7 @@ pub(super) static MESSAGES: &[(&str, &str)] = &[
     ("Organization name", "名称"),
     ("Round name", "活动名称"),
     ("no party organization (三无)", "三无（无党组织）"),
+    ("assessment passed", "考核合格"),
+    ("assessment failed", "考核不合格"),
+    ("assessment not done", "未考核"),
 ];

@@ -222,17 +222,12 @@ pub async fn panel_page(
     let organizations = office::round_organizations(&mut conn, round_id).await?;
     let k = i64::from(round.spec.rules.min_reviewers);
     let gaps = office::assignment_gaps(&mut conn, round_id, k).await?;
-    let eligible = office::round_applications_named(
-        &mut conn,
-        round_id,
-        &["under_review"],
-        0,
-        MANUAL_CHOICES,
-    )
-    .await?
-    .into_iter()
-    .map(|(a, org)| (a.id, a.title, org))
-    .collect();
+    let eligible =
+        office::round_applications_named(&mut conn, round_id, &["under_review"], 0, MANUAL_CHOICES)
+            .await?
+            .into_iter()
+            .map(|(a, org)| (a.id, a.title, org))
+            .collect();
     Ok(PanelPage {
         round,
         candidates,

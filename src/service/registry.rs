@@ -44,7 +44,9 @@ pub async fn organizations(
     caller.require(roles::ADMIN)?;
     let mut conn = db.conn().await?;
     let filter = OrganizationFilter {
-        name_or_code: search.filter(|s| !s.trim().is_empty()).map(|s| s.trim().to_string()),
+        name_or_code: search
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.trim().to_string()),
         ..Default::default()
     };
     let rows = organizations::list(&mut conn, Scope::All, &filter, after, PER_PAGE + 1).await?;
@@ -52,7 +54,11 @@ pub async fn organizations(
 }
 
 /// One organization with every field, blacklisting included (admin).
-pub async fn organization(db: &Database, caller: &Caller, id: Uuid) -> Result<OrganizationRow, Error> {
+pub async fn organization(
+    db: &Database,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<OrganizationRow, Error> {
     caller.require(roles::ADMIN)?;
     let mut conn = db.conn().await?;
     Ok(organizations::get(&mut conn, Scope::All, id).await?)
@@ -65,9 +71,14 @@ pub async fn organization_choices(
 ) -> Result<Vec<(Uuid, String)>, Error> {
     caller.require(roles::ADMIN)?;
     let mut conn = db.conn().await?;
-    let rows =
-        organizations::list(&mut conn, Scope::All, &OrganizationFilter::default(), None, 2000)
-            .await?;
+    let rows = organizations::list(
+        &mut conn,
+        Scope::All,
+        &OrganizationFilter::default(),
+        None,
+        2000,
+    )
+    .await?;
     let mut out: Vec<(Uuid, String)> = rows.into_iter().map(|o| (o.id, o.name)).collect();
     out.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(out)

@@ -132,7 +132,11 @@ async fn registry_pages_are_for_admins_only() {
     for path in ADMIN_PAGES {
         let p = admin.get(path).await;
         assert_eq!(p.status, 200, "{path}: {}", p.html);
-        for (who, c) in [("applicant", &applicant), ("reviewer", &reviewer), ("finance", &finance)] {
+        for (who, c) in [
+            ("applicant", &applicant),
+            ("reviewer", &reviewer),
+            ("finance", &finance),
+        ] {
             assert_eq!(c.get(path).await.status, 403, "{who} on {path}");
         }
         let p = anon.get(path).await;
@@ -149,7 +153,11 @@ async fn registry_pages_are_for_admins_only() {
         "/rounds".to_string(),
     ] {
         for c in [&applicant, &reviewer] {
-            assert_eq!(c.post(&path, &[("active", "false")]).await.status, 403, "{path}");
+            assert_eq!(
+                c.post(&path, &[("active", "false")]).await.status,
+                403,
+                "{path}"
+            );
         }
         let r = admin
             .post_raw(&path, &[("csrf_token", "forged"), ("active", "false")])
@@ -204,11 +212,19 @@ async fn organizations_are_registered_searched_and_edited_with_refusals_in_chine
     // A bad credit code: the form again, the message in Chinese beside the field.
     let mut bad = valid_code("52");
     bad.replace_range(17.., if bad.ends_with('0') { "1" } else { "0" });
-    let r = post_fields(&admin, "/organizations", &organization_post("玉山镇社工服务社", &bad)).await;
+    let r = post_fields(
+        &admin,
+        "/organizations",
+        &organization_post("玉山镇社工服务社", &bad),
+    )
+    .await;
     assert_eq!(r.status, 422, "{}", r.html);
     assert!(r.html.contains("id=\"credit-code-error\""), "{}", r.html);
     assert!(r.html.contains("校验码（第 18 位）"), "{}", r.html);
-    assert!(r.html.contains("value=\"玉山镇社工服务社\""), "what was typed stays");
+    assert!(
+        r.html.contains("value=\"玉山镇社工服务社\""),
+        "what was typed stays"
+    );
     // A code of the wrong category for the type.
     let r = post_fields(
         &admin,
@@ -220,10 +236,17 @@ async fn organizations_are_registered_searched_and_edited_with_refusals_in_chine
     assert!(r.html.contains("credit-code-error"), "{}", r.html);
 
     let code = valid_code("52");
-    let r = post_fields(&admin, "/organizations", &organization_post("玉山镇社工服务社", &code)).await;
+    let r = post_fields(
+        &admin,
+        "/organizations",
+        &organization_post("玉山镇社工服务社", &code),
+    )
+    .await;
     assert_eq!(r.status, 303, "{}", r.html);
     let id = id_of(&r.location, "/organizations/");
-    let api = app.get(&format!("/organizations/{id}"), Some(&api_admin)).await;
+    let api = app
+        .get(&format!("/organizations/{id}"), Some(&api_admin))
+        .await;
     assert_eq!(api.body["credit_code"], code.as_str());
     assert_eq!(api.body["rating"], "4A");
     assert_eq!(api.body["party_building_status"], "independent_branch");
@@ -231,7 +254,12 @@ async fn organizations_are_registered_searched_and_edited_with_refusals_in_chine
     assert!(page.html.contains("id=\"notice\""));
 
     // The same credit code again: refused beside the field, nothing created.
-    let r = post_fields(&admin, "/organizations", &organization_post("另一个机构", &code)).await;
+    let r = post_fields(
+        &admin,
+        "/organizations",
+        &organization_post("另一个机构", &code),
+    )
+    .await;
     assert_eq!(r.status, 422, "{}", r.html);
     assert!(
         r.html.contains("已存在相同统一社会信用代码的记录"),
@@ -243,7 +271,10 @@ async fn organizations_are_registered_searched_and_edited_with_refusals_in_chine
     // Search by part of the name, or by the start of the credit code (any case).
     app.add_organization("周市镇志愿者协会").await;
     let found = admin.get("/organizations?q=%E7%A4%BE%E5%B7%A5").await.html; // 社工
-    assert!(found.contains("玉山镇社工服务社") && !found.contains("周市镇志愿者协会"), "{found}");
+    assert!(
+        found.contains("玉山镇社工服务社") && !found.contains("周市镇志愿者协会"),
+        "{found}"
+    );
     let by_code = admin
         .get(&format!("/organizations?q={}", code[..12].to_lowercase()))
         .await
@@ -251,42 +282,72 @@ async fn organizations_are_registered_searched_and_edited_with_refusals_in_chine
     assert!(by_code.contains("玉山镇社工服务社"), "{by_code}");
     assert!(!by_code.contains("周市镇志愿者协会"));
     let none = admin.get("/organizations?q=%25").await.html;
-    assert!(none.contains("no-organizations"), "a % is a character, not a wildcard");
+    assert!(
+        none.contains("no-organizations"),
+        "a % is a character, not a wildcard"
+    );
 
     // The cap preview follows the party-building facts (the htmx partial).
     let cap = |q: &str| {
         let q = q.to_string();
         let admin = &admin;
-        async move { admin.get(&format!("/organizations/rating-cap?{q}")).await.html }
+        async move {
+            admin
+                .get(&format!("/organizations/rating-cap?{q}"))
+                .await
+                .html
+        }
     };
     let p = cap("party_building_status=none&party_assessment=not_assessed&rating=3A").await;
-    assert!(p.contains("data-cap=\"2A\"") && p.contains("cap-exceeded"), "{p}");
+    assert!(
+        p.contains("data-cap=\"2A\"") && p.contains("cap-exceeded"),
+        "{p}"
+    );
     assert!(p.contains("三无"), "{p}");
     assert!(!p.contains("<html"), "a fragment, not a page");
     let p = cap("party_building_status=joint_branch&party_assessment=failed&rating=3A").await;
-    assert!(p.contains("data-cap=\"3A\"") && !p.contains("cap-exceeded"), "{p}");
+    assert!(
+        p.contains("data-cap=\"3A\"") && !p.contains("cap-exceeded"),
+        "{p}"
+    );
     let p = cap("party_building_status=independent_branch&party_assessment=passed&rating=5A").await;
-    assert!(p.contains("data-cap=\"\"") && !p.contains("cap-exceeded"), "{p}");
+    assert!(
+        p.contains("data-cap=\"\"") && !p.contains("cap-exceeded"),
+        "{p}"
+    );
 
     // The edit form starts from the stored facts; a rating above the cap is refused beside
     // the rating, in Chinese, naming the cap.
     let form = admin.get(&format!("/organizations/{id}")).await;
     let fields = form_fields(&form.html, "organization-form");
-    assert!(fields.contains(&("credit_code".into(), code.clone())), "{fields:?}");
-    assert!(form.html.contains("data-cap=\"\""), "no cap yet: {}", form.html);
+    assert!(
+        fields.contains(&("credit_code".into(), code.clone())),
+        "{fields:?}"
+    );
+    assert!(
+        form.html.contains("data-cap=\"\""),
+        "no cap yet: {}",
+        form.html
+    );
     let r = post_fields(
         &admin,
         &format!("/organizations/{id}"),
         &with(
             &fields,
-            &[("party_building_status", "none"), ("party_member_count", "0")],
+            &[
+                ("party_building_status", "none"),
+                ("party_member_count", "0"),
+            ],
         ),
     )
     .await;
     assert_eq!(r.status, 422, "{}", r.html);
     assert!(r.html.contains("id=\"rating-error\""), "{}", r.html);
     assert!(r.html.contains("等级 4A 超过上限 2A"), "{}", r.html);
-    assert!(r.html.contains("data-cap=\"2A\""), "the preview shows the cap typed");
+    assert!(
+        r.html.contains("data-cap=\"2A\""),
+        "the preview shows the cap typed"
+    );
     assert_eq!(
         app.get(&format!("/organizations/{id}"), Some(&api_admin))
             .await
@@ -311,7 +372,9 @@ async fn organizations_are_registered_searched_and_edited_with_refusals_in_chine
     )
     .await;
     assert_eq!(r.status, 303, "{}", r.html);
-    let api = app.get(&format!("/organizations/{id}"), Some(&api_admin)).await;
+    let api = app
+        .get(&format!("/organizations/{id}"), Some(&api_admin))
+        .await;
     assert_eq!(api.body["rating"], "3A");
     assert_eq!(api.body["district"], "周市镇");
     assert_eq!(api.body["blacklisted_until"], "2027-06-30");
@@ -319,12 +382,24 @@ async fn organizations_are_registered_searched_and_edited_with_refusals_in_chine
     let r = post_fields(
         &admin,
         &format!("/organizations/{id}"),
-        &with(&fields, &[("party_member_count", "很多"), ("registration_date", "2018/05/01")]),
+        &with(
+            &fields,
+            &[
+                ("party_member_count", "很多"),
+                ("registration_date", "2018/05/01"),
+            ],
+        ),
     )
     .await;
     assert_eq!(r.status, 422);
     assert!(r.html.contains("请填写整数") && r.html.contains("请按 2026-09-01 的格式填写日期"));
-    assert_eq!(admin.get(&format!("/organizations/{}", Uuid::new_v4())).await.status, 404);
+    assert_eq!(
+        admin
+            .get(&format!("/organizations/{}", Uuid::new_v4()))
+            .await
+            .status,
+        404
+    );
 }
 
 #[tokio::test]
@@ -333,11 +408,22 @@ async fn users_are_created_by_role_and_deactivation_ends_their_sessions() {
     let (admin, _) = page_admin(&app).await;
     let org = app.add_organization("玉山镇社区养老服务社").await;
 
-    let form = admin.get(&format!("/users/new?role=applicant&organization_id={org}")).await;
+    let form = admin
+        .get(&format!("/users/new?role=applicant&organization_id={org}"))
+        .await;
     assert_eq!(form.status, 200);
     let fields = form_fields(&form.html, "user-form");
-    let initial = fields.iter().find(|(k, _)| k == "password").unwrap().1.clone();
-    assert_eq!(initial.chars().count(), 16, "an initial password is suggested");
+    let initial = fields
+        .iter()
+        .find(|(k, _)| k == "password")
+        .unwrap()
+        .1
+        .clone();
+    assert_eq!(
+        initial.chars().count(),
+        16,
+        "an initial password is suggested"
+    );
     assert!(fields.contains(&("organization_id".into(), org.to_string())));
     assert!(fields.contains(&("role".into(), "applicant".into())));
 
@@ -346,28 +432,44 @@ async fn users_are_created_by_role_and_deactivation_ends_their_sessions() {
     let r = post_fields(
         &admin,
         "/users",
-        &with(&fields, &[("email", &email), ("name", "王芳"), ("organization_id", "")]),
+        &with(
+            &fields,
+            &[("email", &email), ("name", "王芳"), ("organization_id", "")],
+        ),
     )
     .await;
     assert_eq!(r.status, 422, "{}", r.html);
-    assert!(r.html.contains("申报人用户须隶属于一个社会组织"), "{}", r.html);
+    assert!(
+        r.html.contains("申报人用户须隶属于一个社会组织"),
+        "{}",
+        r.html
+    );
     assert!(r.html.contains("organization-error"));
     let r = post_fields(
         &admin,
         "/users",
-        &with(&fields, &[("email", &email), ("name", "王芳"), ("password", PASSWORD)]),
+        &with(
+            &fields,
+            &[("email", &email), ("name", "王芳"), ("password", PASSWORD)],
+        ),
     )
     .await;
     assert_eq!(r.status, 303, "{}", r.html);
     let uid = id_of(&r.location, "/users?created=");
     let list = admin.get(r.location.as_deref().unwrap()).await.html;
-    assert!(list.contains("id=\"notice\"") && list.contains(&email), "{list}");
+    assert!(
+        list.contains("id=\"notice\"") && list.contains(&email),
+        "{list}"
+    );
     assert!(list.contains("玉山镇社区养老服务社"));
     // The same email again.
     let r = post_fields(
         &admin,
         "/users",
-        &with(&fields, &[("email", &email.to_uppercase()), ("name", "王芳")]),
+        &with(
+            &fields,
+            &[("email", &email.to_uppercase()), ("name", "王芳")],
+        ),
     )
     .await;
     assert_eq!(r.status, 422);
@@ -377,7 +479,14 @@ async fn users_are_created_by_role_and_deactivation_ends_their_sessions() {
     let r = post_fields(
         &admin,
         "/users",
-        &with(&fields, &[("email", "x@example.org"), ("name", "某"), ("password", "short")]),
+        &with(
+            &fields,
+            &[
+                ("email", "x@example.org"),
+                ("name", "某"),
+                ("password", "short"),
+            ],
+        ),
     )
     .await;
     assert_eq!(r.status, 422);
@@ -392,7 +501,11 @@ async fn users_are_created_by_role_and_deactivation_ends_their_sessions() {
         )
         .await;
         assert_eq!(r.status, 303, "{role}: {}", r.html);
-        assert!(admin.get(&format!("/users?role={role}")).await.html.contains(&e));
+        assert!(admin
+            .get(&format!("/users?role={role}"))
+            .await
+            .html
+            .contains(&e));
     }
     let reviewers = admin.get("/users?role=reviewer").await.html;
     assert!(!reviewers.contains(&email), "the role filter: {reviewers}");
@@ -401,20 +514,40 @@ async fn users_are_created_by_role_and_deactivation_ends_their_sessions() {
     let user = PageClient::sign_in(&app, &email).await;
     let token = app.login(&email).await;
     assert_eq!(user.get("/").await.status, 200);
-    let r = admin.post(&format!("/users/{uid}"), &[("active", "false")]).await;
+    let r = admin
+        .post(&format!("/users/{uid}"), &[("active", "false")])
+        .await;
     assert_eq!(r.status, 303, "{}", r.html);
     let p = user.get("/").await;
     assert_eq!(p.status, 303, "the session ended");
-    assert_eq!(app.get("/me", Some(&token)).await.status, 401, "and the tokens");
+    assert_eq!(
+        app.get("/me", Some(&token)).await.status,
+        401,
+        "and the tokens"
+    );
     assert!(admin.get("/users").await.html.contains("reactivate"));
-    let r = admin.post(&format!("/users/{uid}"), &[("active", "true")]).await;
+    let r = admin
+        .post(&format!("/users/{uid}"), &[("active", "true")])
+        .await;
     assert_eq!(r.status, 303);
     PageClient::sign_in(&app, &email).await;
     assert_eq!(
-        admin.post(&format!("/users/{}", Uuid::new_v4()), &[("active", "false")]).await.status,
+        admin
+            .post(
+                &format!("/users/{}", Uuid::new_v4()),
+                &[("active", "false")]
+            )
+            .await
+            .status,
         404
     );
-    assert_eq!(admin.post(&format!("/users/{uid}"), &[("active", "maybe")]).await.status, 422);
+    assert_eq!(
+        admin
+            .post(&format!("/users/{uid}"), &[("active", "maybe")])
+            .await
+            .status,
+        422
+    );
 }
 
 #[tokio::test]
@@ -428,14 +561,27 @@ async fn rounds_are_created_with_the_kinds_defaults_and_edited_as_drafts() {
     let fields = form_fields(&form.html, "round-form");
     let value = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     assert_eq!(value("kind").as_deref(), Some("government_purchase"));
-    assert_eq!(value("rules.min_rating").as_deref(), Some("3A"), "the kind's default");
+    assert_eq!(
+        value("rules.min_rating").as_deref(),
+        Some("3A"),
+        "the kind's default"
+    );
     assert_eq!(value("rules.max_personnel_ratio").as_deref(), Some("0.50"));
-    assert_eq!(value("rules.max_applications_per_organization").as_deref(), Some("3"));
-    assert_eq!(value("party_points.independent_branch").as_deref(), Some("5"));
+    assert_eq!(
+        value("rules.max_applications_per_organization").as_deref(),
+        Some("3")
+    );
+    assert_eq!(
+        value("party_points.independent_branch").as_deref(),
+        Some("5")
+    );
     assert!(fields.contains(&("criterion_key".into(), "party_elements".into())));
     assert!(fields.contains(&("tranche_percent".into(), "50".into())));
     let venture = form_fields(&admin.get("/rounds/new").await.html, "round-form");
-    assert!(venture.contains(&("rules.min_rating".into(), "".into())), "{venture:?}");
+    assert!(
+        venture.contains(&("rules.min_rating".into(), "".into())),
+        "{venture:?}"
+    );
 
     let filled = with(
         &fields,
@@ -448,13 +594,28 @@ async fn rounds_are_created_with_the_kinds_defaults_and_edited_as_drafts() {
         ],
     );
     // Refusals beside their fields: a pool below the grant maximum, money with 3 decimals.
-    let r = post_fields(&admin, "/rounds", &with(&filled, &[("grant_max", "600000")])).await;
+    let r = post_fields(
+        &admin,
+        "/rounds",
+        &with(&filled, &[("grant_max", "600000")]),
+    )
+    .await;
     assert_eq!(r.status, 422, "{}", r.html);
     assert!(r.html.contains("field-error"), "{}", r.html);
-    let r = post_fields(&admin, "/rounds", &with(&filled, &[("total_pool", "1.001")])).await;
+    let r = post_fields(
+        &admin,
+        "/rounds",
+        &with(&filled, &[("total_pool", "1.001")]),
+    )
+    .await;
     assert_eq!(r.status, 422);
     assert!(r.html.contains("金额须为"), "{}", r.html);
-    let r = post_fields(&admin, "/rounds", &with(&filled, &[("tranche_percent", "60")])).await;
+    let r = post_fields(
+        &admin,
+        "/rounds",
+        &with(&filled, &[("tranche_percent", "60")]),
+    )
+    .await;
     assert_eq!(r.status, 422);
     assert!(r.html.contains("各期拨付比例合计 110"), "{}", r.html);
 
@@ -472,7 +633,11 @@ async fn rounds_are_created_with_the_kinds_defaults_and_edited_as_drafts() {
     assert_eq!(api.body["total_pool"], "500000.00");
 
     // Editable while a draft: the stored values in the form, a change saved.
-    assert!(admin.get(&format!("/rounds/{id}")).await.html.contains("edit-round"));
+    assert!(admin
+        .get(&format!("/rounds/{id}"))
+        .await
+        .html
+        .contains("edit-round"));
     let edit = admin.get(&format!("/rounds/{id}/edit")).await;
     assert_eq!(edit.status, 200);
     let stored = form_fields(&edit.html, "round-form");
@@ -480,21 +645,35 @@ async fn rounds_are_created_with_the_kinds_defaults_and_edited_as_drafts() {
     let r = post_fields(
         &admin,
         &format!("/rounds/{id}"),
-        &with(&stored, &[("rules.pass_mark", "70"), ("kind", "startup_support")]),
+        &with(
+            &stored,
+            &[("rules.pass_mark", "70"), ("kind", "startup_support")],
+        ),
     )
     .await;
     assert_eq!(r.status, 303, "{}", r.html);
     let api = app.get(&format!("/rounds/{id}"), Some(&api_admin)).await;
     assert_eq!(api.body["rules"]["pass_mark"], "70");
     assert_eq!(api.body["kind"], "government_purchase", "the kind stays");
-    assert!(admin.get("/rounds").await.html.contains("昆山市第八届公益创投"));
+    assert!(admin
+        .get("/rounds")
+        .await
+        .html
+        .contains("昆山市第八届公益创投"));
 
     // Once open, the form is refused.
-    assert_eq!(admin.post(&format!("/rounds/{id}/open"), &[]).await.status, 303);
+    assert_eq!(
+        admin.post(&format!("/rounds/{id}/open"), &[]).await.status,
+        303
+    );
     assert_eq!(admin.get(&format!("/rounds/{id}/edit")).await.status, 409);
     let r = post_fields(&admin, &format!("/rounds/{id}"), &stored).await;
     assert_eq!(r.status, 409);
-    assert!(!admin.get(&format!("/rounds/{id}")).await.html.contains("edit-round"));
+    assert!(!admin
+        .get(&format!("/rounds/{id}"))
+        .await
+        .html
+        .contains("edit-round"));
 }
 
 #[tokio::test]
@@ -530,7 +709,8 @@ async fn manual_assignment_refuses_an_affiliated_reviewer_in_chinese() {
     let r = post_fields(&admin, &path, &manual(affiliated.to_string())).await;
     assert_eq!(r.status, 422, "{}", r.html);
     assert!(
-        r.html.contains("评审专家不得评审其任职或担任顾问的社会组织的项目"),
+        r.html
+            .contains("评审专家不得评审其任职或担任顾问的社会组织的项目"),
         "{}",
         r.html
     );
@@ -545,11 +725,19 @@ async fn manual_assignment_refuses_an_affiliated_reviewer_in_chinese() {
     assert_eq!(r.status, 422);
     assert!(r.html.contains("已被分配"), "{}", r.html);
     let (applicant, _, _) = browser_user(&app, Role::Applicant).await;
-    assert_eq!(post_fields(&applicant, &path, &manual(free.to_string())).await.status, 403);
+    assert_eq!(
+        post_fields(&applicant, &path, &manual(free.to_string()))
+            .await
+            .status,
+        403
+    );
     let a = app
         .get(&format!("/rounds/{}", f.round), Some(&f.admin))
         .await;
-    assert_eq!(a.body["status"], "reviewing", "the first assignment starts the review");
+    assert_eq!(
+        a.body["status"], "reviewing",
+        "the first assignment starts the review"
+    );
 }
 
 /// Picks an option and tells the page, as a person's choice would (htmx listens for `change`).
@@ -585,7 +773,8 @@ async fn in_the_browser_the_program_office_registers_runs_and_decides_a_round() 
     b.click("#new-organization").await;
 
     // The organization, with the cap previewed as the party-building facts change.
-    b.fill("input[name=name]", "昆山市玉山镇社区养老服务社").await;
+    b.fill("input[name=name]", "昆山市玉山镇社区养老服务社")
+        .await;
     choose(&b, "select[name=org_type]", "private_non_enterprise").await;
     b.fill("input[name=credit_code]", &valid_code("52")).await;
     b.set("input[name=registration_date]", "2016-03-01").await;
@@ -595,7 +784,12 @@ async fn in_the_browser_the_program_office_registers_runs_and_decides_a_round() 
     b.wait_text("#rating-cap", "2A").await;
     b.wait_text("#cap-exceeded", "4A").await;
     b.screenshot("registry-rating-cap").await;
-    choose(&b, "select[name=party_building_status]", "independent_branch").await;
+    choose(
+        &b,
+        "select[name=party_building_status]",
+        "independent_branch",
+    )
+    .await;
     b.fill("input[name=party_member_count]", "6").await;
     choose(&b, "select[name=party_assessment]", "passed").await;
     b.wait_text("#rating-cap", "不限制").await;
@@ -620,7 +814,8 @@ async fn in_the_browser_the_program_office_registers_runs_and_decides_a_round() 
     b.fill("input[name=grant_min]", "10000").await;
     b.fill("input[name=grant_max]", "100000").await;
     b.fill("textarea[name=focus_areas]", "elderly").await;
-    b.fill("input[name=\"rules.public_notice_days\"]", "0").await;
+    b.fill("input[name=\"rules.public_notice_days\"]", "0")
+        .await;
     b.screenshot("registry-new-round").await;
     b.click("#save-round").await;
     b.click("#open-round").await;
@@ -636,9 +831,14 @@ async fn in_the_browser_the_program_office_registers_runs_and_decides_a_round() 
 
     // The applicant submits (through the API, to keep the walk short).
     let token = app.login(&applicant_email).await;
-    let application = crate::applications::ready_draft(&app, &token, &round, "银龄助餐暖心行动").await;
+    let application =
+        crate::applications::ready_draft(&app, &token, &round, "银龄助餐暖心行动").await;
     let r = app
-        .post(&format!("/applications/{application}/submit"), Some(&token), json!({}))
+        .post(
+            &format!("/applications/{application}/submit"),
+            Some(&token),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
@@ -647,13 +847,16 @@ async fn in_the_browser_the_program_office_registers_runs_and_decides_a_round() 
     b.click("#close-round").await;
     b.wait_text("#round-actions", "").await;
     b.open(&format!("/rounds/{round}/screening")).await;
-    b.click(&format!("#screen-{application} button[type=submit]")).await;
+    b.click(&format!("#screen-{application} button[type=submit]"))
+        .await;
     b.wait_text("#queue-empty", "").await;
     b.open(&format!("/rounds/{round}/panel")).await;
     for (id, _) in &reviewers {
-        b.set("#add-reviewer select[name=reviewer_id]", &id.to_string()).await;
+        b.set("#add-reviewer select[name=reviewer_id]", &id.to_string())
+            .await;
         b.click("#add-reviewer button[type=submit]").await;
-        b.wait_text(&format!("#panel tr[data-reviewer=\"{id}\"]"), "").await;
+        b.wait_text(&format!("#panel tr[data-reviewer=\"{id}\"]"), "")
+            .await;
     }
     b.click("#auto-assign button[type=submit]").await;
     b.wait_text("#notice", "3").await;
@@ -698,7 +901,9 @@ async fn in_the_browser_the_program_office_registers_runs_and_decides_a_round() 
     b.click("#finalize").await;
     b.wait_text("#decision", "").await;
     b.screenshot("registry-awards-final").await;
-    let a = app.get(&format!("/applications/{application}"), Some(&token)).await;
+    let a = app
+        .get(&format!("/applications/{application}"), Some(&token))
+        .await;
     assert_eq!(a.body["status"], "approved", "{}", a.body);
 
     // The public notice, signed out.
@@ -707,6 +912,9 @@ async fn in_the_browser_the_program_office_registers_runs_and_decides_a_round() 
     b.open("/notices").await;
     b.wait_text(".notice-lines", "银龄助餐暖心行动").await;
     let text = b.wait_text("main", "").await.text().await.unwrap();
-    assert!(text.contains("¥80,000.00") && text.contains("昆山市玉山镇社区养老服务社"), "{text}");
+    assert!(
+        text.contains("¥80,000.00") && text.contains("昆山市玉山镇社区养老服务社"),
+        "{text}"
+    );
     b.quit().await;
 }

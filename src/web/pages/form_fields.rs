@@ -30,7 +30,12 @@ impl<'a> Fields<'a> {
             .push(Violation::new(rule, message).actual(actual).field(field));
     }
 
-    pub fn decimal_text(&mut self, field: &str, text: &str, bound: &DecimalBound) -> Option<Decimal> {
+    pub fn decimal_text(
+        &mut self,
+        field: &str,
+        text: &str,
+        bound: &DecimalBound,
+    ) -> Option<Decimal> {
         match bound.parse(text) {
             Ok(d) => Some(d),
             Err(e) => {
@@ -78,7 +83,10 @@ impl<'a> Fields<'a> {
         let parsed = NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M")
             .or_else(|_| NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S"))
             .or_else(|_| NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M"));
-        match parsed.ok().and_then(|t| tz.from_local_datetime(&t).earliest()) {
+        match parsed
+            .ok()
+            .and_then(|t| tz.from_local_datetime(&t).earliest())
+        {
             Some(t) => Some(t.with_timezone(&Utc)),
             None => {
                 self.refuse(

@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use crate::auth::roles;
 use crate::domain::credit_code::OrganizationType;
-use crate::domain::rating::{rating_cap, AssessmentResult, PartyBuildingStatus, Rating, RatingCap, RatingCaps};
+use crate::domain::rating::{
+    rating_cap, AssessmentResult, PartyBuildingStatus, Rating, RatingCap, RatingCaps,
+};
 use crate::domain::user::{Language, Role};
 use crate::domain::violation::Violation;
 use crate::http::pagination::{decode_cursor, encode_cursor};
@@ -102,7 +104,8 @@ pub async fn organizations_list(
     q: web::Query<ListQuery>,
 ) -> WebResult<HttpResponse> {
     let search = q.q.clone().unwrap_or_default();
-    let listed = svc::organizations(&state.db, &s.caller, Some(search.clone()), after(&q.after)).await?;
+    let listed =
+        svc::organizations(&state.db, &s.caller, Some(search.clone()), after(&q.after)).await?;
     html(&OrganizationsTemplate {
         page: context(&state, &s),
         search,
@@ -203,7 +206,10 @@ fn facts_of(form: &PostedForm, with_blacklist: bool) -> Result<OrganizationFacts
     let party_assessment = f.choice::<AssessmentResult>("party_assessment");
     let (blacklisted_until, blacklist_reason) = if with_blacklist {
         let reason = form.text("blacklist_reason");
-        (f.date("blacklisted_until"), (!reason.is_empty()).then_some(reason))
+        (
+            f.date("blacklisted_until"),
+            (!reason.is_empty()).then_some(reason),
+        )
     } else {
         (Some(None), None)
     };
@@ -293,10 +299,27 @@ impl OrganizationFormTemplate {
         Rating::ALL.iter().map(|t| t.as_str()).collect()
     }
     fn statuses(&self) -> Vec<&'static str> {
-        PartyBuildingStatus::ALL.iter().map(|t| t.as_str()).collect()
+        PartyBuildingStatus::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect()
     }
     fn assessments(&self) -> Vec<&'static str> {
         AssessmentResult::ALL.iter().map(|t| t.as_str()).collect()
+    }
+    /// Party-building words, unambiguous out of context ("none" is "三无" here).
+    fn status_label(&self, t: &str) -> String {
+        match t {
+            "none" => self.page.t("no party organization (三无)").into_owned(),
+            other => self.page.word(other),
+        }
+    }
+    fn assessment_label(&self, t: &str) -> String {
+        match t {
+            "passed" => self.page.t("assessment passed").into_owned(),
+            "failed" => self.page.t("assessment failed").into_owned(),
+            _ => self.page.t("assessment not done").into_owned(),
+        }
     }
     fn action(&self) -> String {
         match &self.org {
@@ -338,7 +361,14 @@ pub async fn new_organization(
     Signed(s): Signed,
 ) -> WebResult<HttpResponse> {
     s.caller.require(roles::ADMIN)?;
-    render_form(&state, &s, None, OrgForm::blank(), FieldErrors::default(), false)
+    render_form(
+        &state,
+        &s,
+        None,
+        OrgForm::blank(),
+        FieldErrors::default(),
+        false,
+    )
 }
 
 #[derive(Deserialize)]
@@ -386,7 +416,14 @@ pub async fn create_organization(
     let facts = match facts_of(&form, false) {
         Ok(f) => f,
         Err(v) => {
-            return render_form(&state, &s, None, typed, FieldErrors::from_violations(&v), false)
+            return render_form(
+                &state,
+                &s,
+                None,
+                typed,
+                FieldErrors::from_violations(&v),
+                false,
+            )
         }
     };
     match orgs::create(&state.db, facts, Some(&s.caller)).await {
@@ -421,16 +458,34 @@ pub async fn save_organization(
     let facts = match facts_of(form, true) {
         Ok(f) => f,
         Err(v) => {
-            return render_form(state, s, Some(org), typed, FieldErrors::from_violations(&v), false)
+            return render_form(
+                state,
+                s,
+                Some(org),
+                typed,
+                FieldErrors::from_violations(&v),
+                false,
+            )
         }
     };
-    match orgs::update(&state.db, s.caller.organization_scope(), id, &s.caller, move |f| {
-        *f = facts
-    })
+    match orgs::update(
+        &state.db,
+        s.caller.organization_scope(),
+        id,
+        &s.caller,
+        move |f| *f = facts,
+    )
     .await
     {
         Ok(_) => Ok(see_other(&format!("/organizations/{id}?saved=1"))),
-        Err(e) => render_form(state, s, Some(org), typed, refusal(e, "credit_code")?, false),
+        Err(e) => render_form(
+            state,
+            s,
+            Some(org),
+            typed,
+            refusal(e, "credit_code")?,
+            false,
+        ),
     }
 }
 

@@ -53,10 +53,7 @@ struct RoundsTemplate {
 }
 
 #[get("/rounds")]
-pub async fn rounds_list(
-    state: web::Data<AppState>,
-    Signed(s): Signed,
-) -> WebResult<HttpResponse> {
+pub async fn rounds_list(state: web::Data<AppState>, Signed(s): Signed) -> WebResult<HttpResponse> {
     let rounds = crate::service::office::rounds_list(&state.db, &s.caller).await?;
     html(&RoundsTemplate {
         page: context(&state, &s),
@@ -96,10 +93,22 @@ pub struct RoundForm {
 
 /// The rules the form shows as numbers: (name under `rules.`, label).
 const NUMBER_RULES: &[(&str, &str)] = &[
-    ("max_applications_per_organization", "Applications per organization"),
-    ("max_personnel_ratio", "Personnel cost at most (share of the budget)"),
-    ("min_organization_age_months", "Minimum organization age (months)"),
-    ("min_co_funding_ratio", "Minimum co-funding (share of the budget)"),
+    (
+        "max_applications_per_organization",
+        "Applications per organization",
+    ),
+    (
+        "max_personnel_ratio",
+        "Personnel cost at most (share of the budget)",
+    ),
+    (
+        "min_organization_age_months",
+        "Minimum organization age (months)",
+    ),
+    (
+        "min_co_funding_ratio",
+        "Minimum co-funding (share of the budget)",
+    ),
     ("min_reviewers", "Reviewers per application"),
     ("pass_mark", "Pass mark"),
     ("public_notice_days", "Public notice (days)"),
@@ -180,7 +189,14 @@ impl RoundForm {
                 .rubric
                 .criteria
                 .iter()
-                .map(|c| (c.key.clone(), c.name.clone(), c.max.to_string(), c.party_element))
+                .map(|c| {
+                    (
+                        c.key.clone(),
+                        c.name.clone(),
+                        c.max.to_string(),
+                        c.party_element,
+                    )
+                })
                 .collect(),
             party_points: POINTS
                 .iter()
@@ -237,7 +253,11 @@ impl RoundForm {
 
 /// `base` with every field the form shows replaced by what was posted; the rules the form
 /// does not show keep `base`'s values.
-fn spec_of(form: &PostedForm, mut spec: RoundSpec, tz: chrono_tz::Tz) -> Result<RoundSpec, FieldErrors> {
+fn spec_of(
+    form: &PostedForm,
+    mut spec: RoundSpec,
+    tz: chrono_tz::Tz,
+) -> Result<RoundSpec, FieldErrors> {
     let typed = RoundForm::posted(form);
     let mut f = Fields::new(form);
     macro_rules! set {
@@ -264,18 +284,36 @@ fn spec_of(form: &PostedForm, mut spec: RoundSpec, tz: chrono_tz::Tz) -> Result<
         .map(str::to_string)
         .collect();
     let r = &mut spec.rules;
-    set!(r.max_applications_per_organization, f.whole("rules.max_applications_per_organization"));
-    set!(r.max_personnel_ratio, f.decimal("rules.max_personnel_ratio", &RATIO));
-    set!(r.min_organization_age_months, f.whole("rules.min_organization_age_months"));
-    set!(r.min_co_funding_ratio, f.decimal("rules.min_co_funding_ratio", &RATIO));
+    set!(
+        r.max_applications_per_organization,
+        f.whole("rules.max_applications_per_organization")
+    );
+    set!(
+        r.max_personnel_ratio,
+        f.decimal("rules.max_personnel_ratio", &RATIO)
+    );
+    set!(
+        r.min_organization_age_months,
+        f.whole("rules.min_organization_age_months")
+    );
+    set!(
+        r.min_co_funding_ratio,
+        f.decimal("rules.min_co_funding_ratio", &RATIO)
+    );
     set!(r.min_reviewers, f.whole("rules.min_reviewers"));
     set!(r.pass_mark, f.decimal("rules.pass_mark", &RUBRIC_POINTS));
     set!(r.public_notice_days, f.whole("rules.public_notice_days"));
-    set!(r.min_rating, f.optional_choice::<Rating>("rules.min_rating"));
+    set!(
+        r.min_rating,
+        f.optional_choice::<Rating>("rules.min_rating")
+    );
     r.require_passed_assessment = typed.require_passed_assessment;
     r.score_normalization = typed.score_normalization;
     set!(spec.rubric.total, f.decimal("rubric.total", &RUBRIC_POINTS));
-    set!(spec.rubric.score_step, f.decimal("rubric.score_step", &SCORE_STEP));
+    set!(
+        spec.rubric.score_step,
+        f.decimal("rubric.score_step", &SCORE_STEP)
+    );
     let mut criteria = Vec::new();
     for (key, name, max, party) in typed.criteria.iter().filter(|(k, n, m, _)| {
         // Blank rows are the form's spare lines.
@@ -480,7 +518,13 @@ pub async fn create_round(
     let Ok(kind) = form.text("kind").parse::<RoundKind>() else {
         let v = crate::domain::violation::Violation::new("choice", "choose one of the options")
             .field("kind");
-        return render_form(&state, &s, None, RoundForm::posted(&form), FieldErrors::from_violations(&[v]));
+        return render_form(
+            &state,
+            &s,
+            None,
+            RoundForm::posted(&form),
+            FieldErrors::from_violations(&[v]),
+        );
     };
     let spec = match spec_of(&form, defaults(kind), tz) {
         Ok(spec) => spec,
@@ -532,7 +576,9 @@ pub async fn update_round(
     let tz = crate::web::format::zone(&state.settings.web.time_zone);
     let spec = match spec_of(&form, RoundSpec::from_row(&round)?, tz) {
         Ok(spec) => spec,
-        Err(errors) => return render_form(&state, &s, Some(round), RoundForm::posted(&form), errors),
+        Err(errors) => {
+            return render_form(&state, &s, Some(round), RoundForm::posted(&form), errors)
+        }
     };
     match svc::update(&state.db, id, &s.caller, move |current| {
         // The kind stays what it was created as.
@@ -544,6 +590,12 @@ pub async fn update_round(
     .await
     {
         Ok(_) => Ok(see_other(&format!("/rounds/{id}"))),
-        Err(e) => render_form(&state, &s, Some(round), RoundForm::posted(&form), refused(e)?),
+        Err(e) => render_form(
+            &state,
+            &s,
+            Some(round),
+            RoundForm::posted(&form),
+            refused(e)?,
+        ),
     }
 }
