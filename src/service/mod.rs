@@ -15,6 +15,7 @@ pub mod organizations;
 pub mod outbox;
 pub mod portal;
 pub mod public_notice;
+pub mod registry;
 pub mod review;
 pub mod reviewing;
 pub mod rounds;

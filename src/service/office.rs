@@ -197,7 +197,12 @@ pub struct PanelPage {
     /// Under-review applications short of the round's minimum of reviewers:
     /// (application, title, active assignments).
     pub gaps: Vec<(Uuid, String, i64)>,
+    /// Under-review applications, for a manual assignment: (application, title, organization).
+    pub eligible: Vec<(Uuid, String, String)>,
 }
+
+/// Applications listed for a manual assignment, at most.
+pub const MANUAL_CHOICES: i64 = 1000;
 
 /// The panel with each reviewer's progress, who could join, and the assignment gaps (admin).
 pub async fn panel_page(
@@ -217,11 +222,18 @@ pub async fn panel_page(
     let organizations = office::round_organizations(&mut conn, round_id).await?;
     let k = i64::from(round.spec.rules.min_reviewers);
     let gaps = office::assignment_gaps(&mut conn, round_id, k).await?;
+    let eligible =
+        office::round_applications_named(&mut conn, round_id, &["under_review"], 0, MANUAL_CHOICES)
+            .await?
+            .into_iter()
+            .map(|(a, org)| (a.id, a.title, org))
+            .collect();
     Ok(PanelPage {
         round,
         candidates,
         organizations,
         gaps,
+        eligible,
     })
 }
 

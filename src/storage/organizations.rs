@@ -71,6 +71,8 @@ pub struct OrganizationFilter {
     pub org_type: Option<String>,
     pub rating: Option<String>,
     pub district: Option<String>,
+    /// Part of the name (any case), or the start of the credit code (the registry's search).
+    pub name_or_code: Option<String>,
 }
 
 pub async fn list(
@@ -91,6 +93,14 @@ pub async fn list(
     if let Some(name) = &filter.name {
         let pattern = format!("%{}%", escape_like(name));
         q = q.filter(organizations::name.ilike(pattern));
+    }
+    if let Some(text) = &filter.name_or_code {
+        let escaped = escape_like(text);
+        q = q.filter(
+            organizations::name
+                .ilike(format!("%{escaped}%"))
+                .or(organizations::credit_code.like(format!("{}%", escaped.to_uppercase()))),
+        );
     }
     if let Some(t) = &filter.org_type {
         q = q.filter(organizations::org_type.eq(t.clone()));

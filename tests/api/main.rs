@@ -23,3 +23,4 @@ mod web;
 mod web_finance;
 mod web_office;
 mod web_oversight;
+mod web_registry;

@@ -243,6 +243,7 @@ pub async fn list_organizations(
         org_type: q.org_type.map(|t| t.as_str().into()),
         rating: q.rating.map(|r| r.as_str().into()),
         district: q.district,
+        name_or_code: None,
     };
     let mut conn = state.db.conn().await?;
     let rows = organizations::list(

@@ -4,6 +4,7 @@
 pub mod applications;
 pub mod assignments;
 pub mod auth;
+pub mod form_fields;
 pub mod grants;
 pub mod home;
 pub mod notices;
@@ -11,6 +12,8 @@ pub mod office;
 pub mod organizations;
 pub mod oversight;
 pub mod payouts;
+pub mod registry;
+pub mod round_setup;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -26,6 +29,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(home::home)
         .configure(applications::configure)
         .configure(grants::configure)
+        // Before the `{id}` routes of organizations and office: `/organizations/new`,
+        // `/rounds/new`.
+        .configure(registry::configure)
+        .configure(round_setup::configure)
         .configure(organizations::configure)
         .configure(payouts::configure)
         .configure(notices::configure)

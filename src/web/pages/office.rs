@@ -394,6 +394,15 @@ impl PanelTemplate {
     fn field_errors(&self, field: &str) -> Vec<&str> {
         self.errors.of(field)
     }
+    /// The manual pair's refusals that concern the reviewer or the pair as a whole.
+    fn manual_errors(&self) -> Vec<&str> {
+        self.errors
+            .by_field
+            .iter()
+            .filter(|(f, _)| matches!(f.as_str(), "pairs" | "pairs[0]" | "pairs[0].reviewer_id"))
+            .map(|(_, m)| m.as_str())
+            .collect()
+    }
     fn organization(&self, id: &Uuid) -> String {
         self.p
             .organizations
@@ -482,6 +491,9 @@ pub async fn assign(
 ) -> WebResult<HttpResponse> {
     s.caller.require(roles::ADMIN)?;
     let id = path.into_inner();
+    if form.get("mode") == Some("manual") {
+        return assign_manually(&state, &s, id, &form).await;
+    }
     let k = form.text("reviewers_per_application");
     let per_application = if k.is_empty() {
         None
@@ -511,6 +523,43 @@ pub async fn assign(
             out.created.len()
         ))),
         Err(e) => render_panel(&state, &s, id, form_errors(e)?, None).await,
+    }
+}
+
+/// One (application, reviewer) pair picked by the admin; the affiliation and panel checks are
+/// the use case's, shown beside the form.
+async fn assign_manually(
+    state: &AppState,
+    s: &WebSession,
+    id: Uuid,
+    form: &PostedForm,
+) -> WebResult<HttpResponse> {
+    let pick = |field: &str, message: &'static str| {
+        form.get(field)
+            .and_then(|v| v.parse::<Uuid>().ok())
+            .ok_or_else(|| Violation::new("required", message).field(format!("pairs[0].{field}")))
+    };
+    let (application, reviewer) = (
+        pick("application_id", "choose an application"),
+        pick("reviewer_id", "choose a reviewer"),
+    );
+    let (application_id, reviewer_id) = match (application, reviewer) {
+        (Ok(a), Ok(r)) => (a, r),
+        (a, r) => {
+            let v: Vec<Violation> = [a.err(), r.err()].into_iter().flatten().collect();
+            return render_panel(state, s, id, FieldErrors::from_violations(&v), None).await;
+        }
+    };
+    let pair = review::Pair {
+        application_id,
+        reviewer_id,
+    };
+    match review::assign(&state.db, &s.caller, id, AssignMode::Manual(vec![pair])).await {
+        Ok(out) => Ok(see_other(&format!(
+            "/rounds/{id}/panel?created={}",
+            out.created.len()
+        ))),
+        Err(e) => render_panel(state, s, id, form_errors(e)?, None).await,
     }
 }
 

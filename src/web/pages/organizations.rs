@@ -1,5 +1,6 @@
 //! An organization's page: registry facts, rating and what caps it, and, for its own
-//! applicants, the contact fields they may correct (nothing else, as in the API).
+//! applicants, the contact fields they may correct (nothing else, as in the API). Admins get
+//! the registry's edit form instead (`registry::show_organization`).
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
@@ -91,6 +92,15 @@ pub async fn show(
     path: web::Path<Uuid>,
     q: web::Query<SavedQuery>,
 ) -> WebResult<HttpResponse> {
+    if s.caller.is(Role::Admin) {
+        return super::registry::show_organization(
+            &state,
+            &s,
+            path.into_inner(),
+            q.saved.is_some(),
+        )
+        .await;
+    }
     render(
         &state,
         &s,
@@ -111,6 +121,9 @@ pub async fn save_contact(
     path: web::Path<Uuid>,
     form: PostedForm,
 ) -> WebResult<HttpResponse> {
+    if s.caller.is(Role::Admin) {
+        return super::registry::save_organization(&state, &s, path.into_inner(), &form).await;
+    }
     s.caller.require(roles::APPLICANT)?;
     let id = path.into_inner();
     let contact = (
