@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod assignments;
+pub mod attachments;
 pub mod auth;
 pub mod grants;
 pub mod home;
@@ -10,6 +11,7 @@ pub mod notices;
 pub mod office;
 pub mod organizations;
 pub mod payouts;
+pub mod spending;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -29,7 +31,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(payouts::configure)
         .configure(notices::configure)
         .configure(assignments::configure)
-        .configure(office::configure);
+        .configure(office::configure)
+        .configure(spending::configure)
+        .configure(attachments::configure);
 }
 
 /// Any path no page has: the 404 page (the same one a page shows for another organization's
