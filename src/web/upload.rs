@@ -23,7 +23,9 @@ const DRAIN_LIMIT: usize = 128 * 1024 * 1024;
 /// Why an upload form was refused, besides a forgery.
 #[derive(Debug)]
 pub enum UploadRefusal {
-    TooLarge { limit: usize },
+    TooLarge {
+        limit: usize,
+    },
     /// Not `multipart/form-data`, a form that cannot be read, no file, two files, an unknown
     /// kind: the message says which.
     Invalid(&'static str),

@@ -22,3 +22,4 @@ mod spending;
 mod web;
 mod web_finance;
 mod web_office;
+mod web_spending;

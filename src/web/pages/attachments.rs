@@ -93,7 +93,9 @@ pub async fn section(
 ) -> WebResult<AttachmentsSection> {
     let caller = &s.0.caller;
     let list = svc::list(&state.db, caller, owner, None, 200).await?;
-    let can_upload = svc::authorize_upload(&state.db, caller, owner).await.is_ok();
+    let can_upload = svc::authorize_upload(&state.db, caller, owner)
+        .await
+        .is_ok();
     Ok(AttachmentsSection {
         owner_path: owner_path(owner),
         list,

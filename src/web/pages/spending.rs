@@ -189,9 +189,10 @@ impl ExpenditureFields {
     /// The input, or every field's problem at once.
     fn parse(&self) -> Result<ExpenditureInput, Vec<Violation>> {
         let mut v = Vec::new();
-        let category = self.category.parse::<BudgetCategory>().map_err(|_| {
-            Violation::new("schema", "choose a budget category").field("category")
-        });
+        let category = self
+            .category
+            .parse::<BudgetCategory>()
+            .map_err(|_| Violation::new("schema", "choose a budget category").field("category"));
         let amount = parse_amount(&self.amount, "amount");
         let spent_on = parse_date(&self.spent_on, "spent_on");
         let line = opt_uuid(&self.budget_line, "budget_line");
@@ -271,9 +272,10 @@ impl ReportFields {
 
     fn parse(&self) -> Result<ReportInput, Vec<Violation>> {
         let mut v = Vec::new();
-        let period = self.period.parse::<ReportPeriod>().map_err(|_| {
-            Violation::new("schema", "choose the report's period").field("period")
-        });
+        let period = self
+            .period
+            .parse::<ReportPeriod>()
+            .map_err(|_| Violation::new("schema", "choose the report's period").field("period"));
         if let Err(e) = &period {
             v.push(e.clone());
         }
@@ -307,10 +309,13 @@ impl ReportFields {
         let members = if self.party_members_on_team.trim().is_empty() {
             Ok(0)
         } else {
-            self.party_members_on_team.trim().parse::<u32>().map_err(|_| {
-                Violation::new("schema", "a whole number of people")
-                    .field("party.party_members_on_team")
-            })
+            self.party_members_on_team
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| {
+                    Violation::new("schema", "a whole number of people")
+                        .field("party.party_members_on_team")
+                })
         };
         if let Err(e) = &members {
             v.push(e.clone());
@@ -470,14 +475,17 @@ struct SpendingTemplate {
 }
 
 impl SpendingTemplate {
-    fn errs(&self, form: &str, field: &str) -> Vec<&str> {
-        let mine = match (form, self.failed) {
+    /// Whether the refusal being shown belongs to this form.
+    fn mine(&self, form: &str) -> bool {
+        matches!(
+            (form, self.failed),
             ("expenditure", Failed::Expenditure)
-            | ("report", Failed::Report)
-            | ("adjustment", Failed::Adjustment) => true,
-            _ => false,
-        };
-        if mine {
+                | ("report", Failed::Report)
+                | ("adjustment", Failed::Adjustment)
+        )
+    }
+    fn errs(&self, form: &str, field: &str) -> Vec<&str> {
+        if self.mine(form) {
             self.errors.of(field)
         } else {
             vec![]
@@ -485,13 +493,7 @@ impl SpendingTemplate {
     }
     /// Everything refused in a form that has no field of its own on it.
     fn general(&self, form: &str) -> Vec<&str> {
-        let mine = matches!(
-            (form, self.failed),
-            ("expenditure", Failed::Expenditure)
-                | ("report", Failed::Report)
-                | ("adjustment", Failed::Adjustment)
-        );
-        if !mine {
+        if !self.mine(form) {
             return vec![];
         }
         let shown: &[&str] = match form {
@@ -689,7 +691,9 @@ async fn render_spending(
             expenditures,
             next,
             filter_category: category.unwrap_or_default(),
-            filter_status: ex_status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            filter_status: ex_status
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
             reports,
             adjustments,
             grantee: active && caller.is(Role::Applicant),
@@ -767,8 +771,7 @@ pub async fn create_expenditure(
     let input = match fields.parse() {
         Ok(i) => i,
         Err(v) => {
-            return refused_on_spending(&state, &s, id, Error::Validation(v), posted(&fields))
-                .await
+            return refused_on_spending(&state, &s, id, Error::Validation(v), posted(&fields)).await
         }
     };
     let key = form
@@ -810,7 +813,10 @@ pub async fn submit_report(
         Err(v) => return refused_on_spending(&state, &s, id, Error::Validation(v), posted).await,
     };
     match svc::submit_report(&state.db, &s.0.caller, id, input).await {
-        Ok(r) => Ok(see_other(&format!("/financial-reports/{}?done=reported", r.id))),
+        Ok(r) => Ok(see_other(&format!(
+            "/financial-reports/{}?done=reported",
+            r.id
+        ))),
         Err(e) => refused_on_spending(&state, &s, id, e, posted).await,
     }
 }
@@ -885,7 +891,15 @@ async fn decide(
                 decision_note: note,
                 ..Default::default()
             };
-            render_spending(state, s, grant_id, &SpendingQuery::default(), posted, status).await
+            render_spending(
+                state,
+                s,
+                grant_id,
+                &SpendingQuery::default(),
+                posted,
+                status,
+            )
+            .await
         }
     }
 }
@@ -970,8 +984,17 @@ pub async fn render_expenditure(
     notice: Option<String>,
     status: StatusCode,
 ) -> WebResult<HttpResponse> {
-    render_expenditure_with(state, s, id, None, FieldErrors::default(), upload_error, notice, status)
-        .await
+    render_expenditure_with(
+        state,
+        s,
+        id,
+        None,
+        FieldErrors::default(),
+        upload_error,
+        notice,
+        status,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
