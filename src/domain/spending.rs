@@ -171,7 +171,7 @@ pub struct FundsCheck {
 }
 
 /// A finding the program office should look at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ExecutionFlag {
     /// `category_over_budget`, `personnel_ratio`, `spent_above_funds`.
     pub rule: String,

@@ -238,7 +238,7 @@ async fn seed_round(db: &Database) -> anyhow::Result<()> {
         ),
     ];
     for p in projects {
-        submit_project(db, round.id, p).await?;
+        submit_project(db, round.id, p, None).await?;
     }
     Ok(())
 }
@@ -253,11 +253,13 @@ type DemoProject = (
     &'static str,
 );
 
-/// A draft with a three-line budget, submitted by the organization's applicant.
+/// A draft with a three-line budget, submitted by the organization's applicant; the project
+/// runs through 2027 unless `dates` say otherwise.
 async fn submit_project(
     db: &Database,
     round_id: uuid::Uuid,
     (email, title, area, personnel, grant, own): DemoProject,
+    dates: Option<(NaiveDate, NaiveDate)>,
 ) -> anyhow::Result<uuid::Uuid> {
     use crate::domain::budget::{BudgetCategory, BudgetLineInput, FundedBy};
     use crate::domain::money::Money;
@@ -275,8 +277,8 @@ async fn submit_project(
         summary: Some("演示项目：依据昆山市公益创投申报要求编制".into()),
         beneficiaries: Some("社区居民".into()),
         beneficiary_count: Some(200),
-        start_date: Some(chrono::NaiveDate::from_ymd_opt(2027, 1, 1)),
-        end_date: Some(chrono::NaiveDate::from_ymd_opt(2027, 12, 31)),
+        start_date: Some(dates.map(|d| d.0).or(NaiveDate::from_ymd_opt(2027, 1, 1))),
+        end_date: Some(dates.map(|d| d.1).or(NaiveDate::from_ymd_opt(2027, 12, 31))),
         requested_grant: Some(money(grant)),
         co_funding: Some(money(own)),
         team: Some(vec![TeamMember {
@@ -426,7 +428,10 @@ async fn seed_funded_round(db: &Database) -> anyhow::Result<()> {
     ];
     let mut apps = Vec::new();
     for p in projects {
-        apps.push(submit_project(db, round.id, p).await?);
+        // Projects that started two months ago, so their grantees have spending to record.
+        let start = crate::domain::spending::today_in_china(now) - chrono::Duration::days(60);
+        let dates = (start, start + chrono::Duration::days(364));
+        apps.push(submit_project(db, round.id, p, Some(dates)).await?);
     }
     super::rounds::transition(db, round.id, RoundStatus::Closed, &admin)
         .await
@@ -506,5 +511,156 @@ async fn seed_funded_round(db: &Database) -> anyhow::Result<()> {
         .await
         .map_err(fail("signing a demo agreement"))?;
     }
+    seed_spending(db, round.id).await
+}
+
+/// A month of spending of the first demo grantee (昆山 阳光助老, applicant1): four
+/// expenditures of last month, a receipt (a small PDF made here) on the first, and the
+/// mid-term financial report with one party-themed activity held.
+async fn seed_spending(db: &Database, round_id: uuid::Uuid) -> anyhow::Result<()> {
+    use crate::domain::budget::BudgetCategory;
+    use crate::domain::money::Money;
+    use crate::domain::spending::{HeldActivity, PartyActual, ReportPeriod};
+    use crate::service::attachments::{AttachmentKind, CheckedFile, Owner, OwnerType, Upload};
+    use crate::service::spending::{ExpenditureInput, ReportInput};
+
+    let grantee = demo_caller(db, "applicant1@demo.gongyi").await?;
+    let fail = |what: &'static str| move |e: super::Error| anyhow::anyhow!("{what}: {e:?}");
+    let mut conn = db.conn().await?;
+    let grant = crate::storage::grants::of_round(&mut conn, round_id)
+        .await?
+        .into_iter()
+        .find(|g| Some(g.organization_id) == grantee.organization_id)
+        .ok_or_else(|| anyhow::anyhow!("the first demo grantee has no grant"))?;
+    drop(conn);
+    let execution = super::spending::budget_execution(db, &grantee, grant.id)
+        .await
+        .map_err(fail("the demo budget"))?;
+    let line = |c: BudgetCategory| {
+        execution
+            .execution
+            .lines
+            .iter()
+            .find(|l| l.category == c)
+            .map(|l| l.budget_line)
+    };
+    let today = crate::domain::spending::today_in_china(chrono::Utc::now());
+    let day = |n: i64| today - chrono::Duration::days(n);
+    let items = [
+        (
+            BudgetCategory::Personnel,
+            "专职社工上月薪酬",
+            "3200.00",
+            day(20),
+            "项目社工 王某某",
+        ),
+        (
+            BudgetCategory::Activities,
+            "重阳节敬老活动物资（米、油、慰问品）",
+            "1860.50",
+            day(28),
+            "昆山市玉山镇某超市",
+        ),
+        (
+            BudgetCategory::Activities,
+            "高龄独居老人入户探访交通补贴",
+            "640.00",
+            day(15),
+            "志愿者交通补贴（12人次）",
+        ),
+        (
+            BudgetCategory::Activities,
+            "党员志愿服务日活动场地布置",
+            "980.00",
+            day(9),
+            "昆山市某广告制作部",
+        ),
+    ];
+    let mut first = None;
+    for (category, description, amount, spent_on, payee) in items {
+        let e = super::spending::create_expenditure(
+            db,
+            &grantee,
+            grant.id,
+            ExpenditureInput {
+                category,
+                description: description.into(),
+                amount: Money::parse(amount).expect("demo amounts are valid"),
+                spent_on,
+                payee: payee.into(),
+                budget_line: line(category),
+            },
+        )
+        .await
+        .map_err(fail("a demo expenditure"))?;
+        first.get_or_insert(e.id);
+    }
+    if let Some(id) = first {
+        let file = CheckedFile::check(Upload {
+            filename: "重阳节物资发票.pdf".into(),
+            kind: AttachmentKind::Receipt,
+            bytes: demo_receipt_pdf(),
+        })
+        .map_err(|_| anyhow::anyhow!("the demo receipt is not a PDF"))?;
+        let owner = Owner {
+            kind: OwnerType::Expenditure,
+            id,
+        };
+        super::attachments::upload(db, &grantee, owner, file)
+            .await
+            .map_err(fail("the demo receipt"))?;
+    }
+    super::spending::submit_report(
+        db,
+        &grantee,
+        grant.id,
+        ReportInput {
+            period: ReportPeriod::MidTerm,
+            note: Some("中期财务报告（演示）：按计划开展入户探访和重阳节活动".into()),
+            party: PartyActual {
+                activities_held: vec![HeldActivity {
+                    held_on: day(9),
+                    title: "党员志愿服务日：为高龄老人送温暖".into(),
+                    participants: 18,
+                }],
+                party_members_on_team: 1,
+                red_project_delivered: true,
+            },
+        },
+    )
+    .await
+    .map_err(fail("the demo mid-term report"))?;
     Ok(())
+}
+
+/// A one-page PDF (a receipt's stand-in) with a valid cross-reference table.
+pub fn demo_receipt_pdf() -> Vec<u8> {
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 420 297] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        "<< /Length 57 >>\nstream\nBT /F1 18 Tf 40 240 Td (Receipt 1860.50 CNY - demo) Tj ET\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
 }

@@ -21,6 +21,7 @@ pub mod reviewing;
 pub mod rounds;
 pub mod sessions;
 pub mod spending;
+pub mod spending_overview;
 pub mod users;
 
 use diesel_async::scoped_futures::ScopedBoxFuture;

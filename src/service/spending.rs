@@ -300,41 +300,74 @@ pub async fn create_expenditure(
     input: ExpenditureInput,
 ) -> Result<ExpenditureView, Error> {
     run_transaction(db, |conn| {
+        async move { insert_expenditure(conn, caller, grant_id, &input).await }.scope_boxed()
+    })
+    .await
+}
+
+/// Records an expenditure once per idempotency key (the page's form carries one): the same
+/// key with the same input answers the first expenditure (`true`: a replay) instead of a
+/// second record; with another input, 422 `idempotency_key_reused`.
+pub async fn create_expenditure_once(
+    db: &Database,
+    caller: &Caller,
+    grant_id: Uuid,
+    input: ExpenditureInput,
+    idem: super::grants::Idempotency,
+) -> Result<(ExpenditureView, bool), Error> {
+    run_transaction(db, |conn| {
         async move {
-            let grant = lock_for_grantee(conn, caller, grant_id).await?;
-            let ctx = context(conn, grant).await?;
-            check_expenditure(&ctx, &input)?;
-            let row = store::insert_expenditure(
-                conn,
-                &ExpenditureInsertForm {
-                    id: Uuid::new_v4(),
-                    grant_id,
-                    category: input.category.as_str().into(),
-                    budget_line_id: input.budget_line,
-                    description: input.description.trim().to_string(),
-                    amount: input.amount.amount(),
-                    spent_on: input.spent_on,
-                    payee: input.payee.trim().to_string(),
-                    created_by: caller.user_id,
-                },
-            )
-            .await?;
-            let view = ExpenditureView::from_row(&row)?;
-            super::audit(
-                conn,
-                Some(caller),
-                "expenditure.created",
-                "expenditure",
-                row.id,
-                None::<&()>,
-                Some(&view),
-            )
-            .await?;
-            Ok(view)
+            // The key first: a concurrent twin waits here until this transaction ends.
+            if let Some(replay) = super::grants::claim_or_replay(conn, caller, &idem).await? {
+                let view: ExpenditureView =
+                    serde_json::from_value(replay.body).map_err(internal)?;
+                return Ok((view, true));
+            }
+            let view = insert_expenditure(conn, caller, grant_id, &input).await?;
+            grants::save_response(conn, caller.user_id, &idem.key, 201, &json(&view)?).await?;
+            Ok((view, false))
         }
         .scope_boxed()
     })
     .await
+}
+
+async fn insert_expenditure(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    grant_id: Uuid,
+    input: &ExpenditureInput,
+) -> Result<ExpenditureView, Error> {
+    let grant = lock_for_grantee(conn, caller, grant_id).await?;
+    let ctx = context(conn, grant).await?;
+    check_expenditure(&ctx, input)?;
+    let row = store::insert_expenditure(
+        conn,
+        &ExpenditureInsertForm {
+            id: Uuid::new_v4(),
+            grant_id,
+            category: input.category.as_str().into(),
+            budget_line_id: input.budget_line,
+            description: input.description.trim().to_string(),
+            amount: input.amount.amount(),
+            spent_on: input.spent_on,
+            payee: input.payee.trim().to_string(),
+            created_by: caller.user_id,
+        },
+    )
+    .await?;
+    let view = ExpenditureView::from_row(&row)?;
+    super::audit(
+        conn,
+        Some(caller),
+        "expenditure.created",
+        "expenditure",
+        row.id,
+        None::<&()>,
+        Some(&view),
+    )
+    .await?;
+    Ok(view)
 }
 
 /// The expenditure and its grant, as the caller may see them (404 otherwise).

@@ -11,6 +11,7 @@ pub mod format;
 pub mod page;
 pub mod pages;
 pub mod session;
+pub mod upload;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;

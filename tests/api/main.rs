@@ -24,3 +24,4 @@ mod web_finance;
 mod web_office;
 mod web_oversight;
 mod web_registry;
+mod web_spending;

@@ -75,7 +75,7 @@ pub struct Replayable {
 /// the stored answer of the same request (422 `idempotency_key_reused` for another request).
 /// A concurrent twin waits on the key row until the first transaction ends; only successful
 /// answers are stored (a failed transaction rolls its key back).
-async fn claim_or_replay(
+pub(crate) async fn claim_or_replay(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     idem: &Idempotency,

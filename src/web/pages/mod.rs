@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod assignments;
+pub mod attachments;
 pub mod auth;
 pub mod form_fields;
 pub mod grants;
@@ -14,6 +15,7 @@ pub mod oversight;
 pub mod payouts;
 pub mod registry;
 pub mod round_setup;
+pub mod spending;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -38,7 +40,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(notices::configure)
         .configure(assignments::configure)
         .configure(office::configure)
-        .configure(oversight::configure);
+        .configure(oversight::configure)
+        .configure(spending::configure)
+        .configure(attachments::configure);
 }
 
 /// Any path no page has: the 404 page (the same one a page shows for another organization's
