@@ -2,7 +2,6 @@
 //! evaluation does (terminate, cancel unpaid tranches, claw back, blacklist).
 
 use chrono::Utc;
-use diesel_async::scoped_futures::ScopedFutureExt;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -121,8 +120,7 @@ pub async fn record_milestone(
     input: MilestoneInput,
 ) -> Result<GrantRow, Error> {
     input.check_shape()?;
-    run_transaction(db, |conn| {
-        async move {
+    run_transaction(db, async move |conn| {
             let visible = grants::get(conn, caller.organization_scope(), grant_id).await?;
             // Lock order: grant, organization, application (submission locks organization first too).
             let before = grants::lock(conn, visible.id).await?;
@@ -372,8 +370,6 @@ pub async fn record_milestone(
             )
             .await?;
             Ok(after)
-        }
-        .scope_boxed()
-    })
+        })
     .await
 }
