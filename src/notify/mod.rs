@@ -113,19 +113,19 @@ fn dedupe(list: Vec<Recipient>) -> Vec<Recipient> {
 
 /// The organization's active applicant users (in their own language) and its contact email
 /// (Chinese), deduplicated by address, users first.
-// Both queries are pipelined, and the future does not borrow `conn`, so it can be pipelined
+// Both queries are pipelined, and the future borrows `conn` only shared, so it can be pipelined
 // with the statements of the transaction that queues the email.
-pub fn recipients_of_organization(
-    conn: &mut AsyncPgConnection,
+pub fn recipients_of_organization<'c>(
+    mut conn: &'c AsyncPgConnection,
     organization_id: Uuid,
-) -> impl std::future::Future<Output = StorageResult<Vec<Recipient>>> + Send + use<> {
+) -> impl std::future::Future<Output = StorageResult<Vec<Recipient>>> + Send + use<'c> {
     let people = users::table
         .filter(users::organization_id.eq(organization_id))
         .filter(users::role.eq(Role::Applicant.as_str()))
         .filter(users::active.eq(true))
         .order(users::created_at)
         .select((users::email, users::name, users::language))
-        .load::<(String, String, String)>(conn)
+        .load::<(String, String, String)>(&mut conn)
         .boxed();
     let contact = organizations::table
         .find(organization_id)
@@ -134,7 +134,7 @@ pub fn recipients_of_organization(
             organizations::contact_person,
             organizations::name,
         ))
-        .first::<(String, String, String)>(conn)
+        .first::<(String, String, String)>(&mut conn)
         .boxed();
     // (Boxed: rustc cannot prove the joined diesel futures `Send` for every lifetime.)
     async move {

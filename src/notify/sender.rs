@@ -15,7 +15,6 @@
 
 use std::time::Duration;
 
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncConnection;
 
 use super::transport::Mailer;
@@ -69,8 +68,7 @@ pub async fn run_once_with(
     let mut last_id = 0i64;
     for _ in 0..email.batch_size.max(1) {
         let outcome = conn
-            .transaction::<_, StorageError, _>(|conn| {
-                async move {
+            .transaction::<_, StorageError, _>(async move |conn| {
                     let Some(row) = outbox::claim_due(conn, last_id).await? else {
                         return Ok(None);
                     };
@@ -98,9 +96,7 @@ pub async fn run_once_with(
                         }
                     };
                     Ok(Some((id, outcome)))
-                }
-                .scope_boxed()
-            })
+                })
             .await?;
         match outcome {
             None => break,

@@ -14,7 +14,6 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncConnection;
 
 use super::metrics::Metrics;
@@ -132,16 +131,13 @@ pub async fn run_once(
         let mut total = 0;
         loop {
             let n = conn
-                .transaction::<_, StorageError, _>(|conn| {
-                    async move {
-                        if !operations::try_xact_lock(conn, RETENTION_LOCK).await? {
-                            return Ok(None);
-                        }
-                        operations::delete_older(conn, rule.table, rule.condition, cutoff, batch)
-                            .await
-                            .map(Some)
+                .transaction::<_, StorageError, _>(async move |conn| {
+                    if !operations::try_xact_lock(conn, RETENTION_LOCK).await? {
+                        return Ok(None);
                     }
-                    .scope_boxed()
+                    operations::delete_older(conn, rule.table, rule.condition, cutoff, batch)
+                        .await
+                        .map(Some)
                 })
                 .await?;
             match n {

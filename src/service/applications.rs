@@ -1,5 +1,4 @@
 use chrono::Utc;
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -204,58 +203,55 @@ pub async fn create(
     if !missing.is_empty() {
         return Err(Error::Validation(missing));
     }
-    run_transaction(db, |conn| {
-        async move {
-            let round_row = rounds::get(conn, round_id, false).await?;
-            if round_row.status != RoundStatus::Open.as_str() {
-                return Err(Error::invalid_state(format!(
-                    "the round is {}, not open",
-                    round_row.status
-                )));
-            }
-            let round = RoundSpec::from_row(&round_row)?;
-            let id = Uuid::new_v4();
-            let mut form = ApplicationUpdateForm::default();
-            let v = content.apply(&mut form);
-            if !v.is_empty() {
-                return Err(Error::Validation(v));
-            }
-            let insert = ApplicationInsertForm {
-                id,
-                round_id,
-                organization_id: org,
-                status: ApplicationStatus::Draft.as_str().into(),
-                title: form.title.unwrap_or_default(),
-                focus_area: form.focus_area.unwrap_or_default(),
-                summary: form.summary.unwrap_or_default(),
-                beneficiaries: form.beneficiaries.unwrap_or_default(),
-                beneficiary_count: form.beneficiary_count.unwrap_or(0),
-                start_date: form.start_date.flatten(),
-                end_date: form.end_date.flatten(),
-                requested_grant: form.requested_grant.unwrap_or_default(),
-                co_funding: form.co_funding.unwrap_or_default(),
-                team: form.team.unwrap_or_else(|| serde_json::json!([])),
-                party_activity_count: form.party_activity_count.unwrap_or(0),
-                party_activity_description: form.party_activity_description.unwrap_or_default(),
-                red_project: form.red_project.unwrap_or(false),
-                previous_application_id: form.previous_application_id.flatten(),
-                created_by: caller.user_id,
-            };
-            let row = applications::insert(conn, &insert).await?;
-            check_content(conn, &row, &round).await?;
-            super::audit(
-                conn,
-                Some(caller),
-                "application.created",
-                "application",
-                row.id,
-                None::<&()>,
-                Some(&serde_json::json!({"title": row.title, "round_id": round_id})),
-            )
-            .await?;
-            Ok(row)
+    run_transaction(db, async move |conn| {
+        let round_row = rounds::get(conn, round_id, false).await?;
+        if round_row.status != RoundStatus::Open.as_str() {
+            return Err(Error::invalid_state(format!(
+                "the round is {}, not open",
+                round_row.status
+            )));
         }
-        .scope_boxed()
+        let round = RoundSpec::from_row(&round_row)?;
+        let id = Uuid::new_v4();
+        let mut form = ApplicationUpdateForm::default();
+        let v = content.apply(&mut form);
+        if !v.is_empty() {
+            return Err(Error::Validation(v));
+        }
+        let insert = ApplicationInsertForm {
+            id,
+            round_id,
+            organization_id: org,
+            status: ApplicationStatus::Draft.as_str().into(),
+            title: form.title.unwrap_or_default(),
+            focus_area: form.focus_area.unwrap_or_default(),
+            summary: form.summary.unwrap_or_default(),
+            beneficiaries: form.beneficiaries.unwrap_or_default(),
+            beneficiary_count: form.beneficiary_count.unwrap_or(0),
+            start_date: form.start_date.flatten(),
+            end_date: form.end_date.flatten(),
+            requested_grant: form.requested_grant.unwrap_or_default(),
+            co_funding: form.co_funding.unwrap_or_default(),
+            team: form.team.unwrap_or_else(|| serde_json::json!([])),
+            party_activity_count: form.party_activity_count.unwrap_or(0),
+            party_activity_description: form.party_activity_description.unwrap_or_default(),
+            red_project: form.red_project.unwrap_or(false),
+            previous_application_id: form.previous_application_id.flatten(),
+            created_by: caller.user_id,
+        };
+        let row = applications::insert(conn, &insert).await?;
+        check_content(conn, &row, &round).await?;
+        super::audit(
+            conn,
+            Some(caller),
+            "application.created",
+            "application",
+            row.id,
+            None::<&()>,
+            Some(&serde_json::json!({"title": row.title, "round_id": round_id})),
+        )
+        .await?;
+        Ok(row)
     })
     .await
 }
@@ -266,33 +262,30 @@ pub async fn update(
     id: Uuid,
     content: ApplicationContent,
 ) -> Result<ApplicationRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            applications::get(conn, caller.organization_scope(), id).await?;
-            let before = applications::lock(conn, id).await?;
-            locked_draft(&before)?;
-            let mut form = ApplicationUpdateForm::default();
-            let v = content.apply(&mut form);
-            if !v.is_empty() {
-                return Err(Error::Validation(v));
-            }
-            form.updated_at = Some(Utc::now());
-            let row = applications::update(conn, id, &form).await?;
-            let round = RoundSpec::from_row(&rounds::get(conn, row.round_id, true).await?)?;
-            check_content(conn, &row, &round).await?;
-            super::audit(
-                conn,
-                Some(caller),
-                "application.updated",
-                "application",
-                id,
-                None::<&()>,
-                Some(&serde_json::json!({"title": row.title})),
-            )
-            .await?;
-            Ok(row)
+    run_transaction(db, async move |conn| {
+        applications::get(conn, caller.organization_scope(), id).await?;
+        let before = applications::lock(conn, id).await?;
+        locked_draft(&before)?;
+        let mut form = ApplicationUpdateForm::default();
+        let v = content.apply(&mut form);
+        if !v.is_empty() {
+            return Err(Error::Validation(v));
         }
-        .scope_boxed()
+        form.updated_at = Some(Utc::now());
+        let row = applications::update(conn, id, &form).await?;
+        let round = RoundSpec::from_row(&rounds::get(conn, row.round_id, true).await?)?;
+        check_content(conn, &row, &round).await?;
+        super::audit(
+            conn,
+            Some(caller),
+            "application.updated",
+            "application",
+            id,
+            None::<&()>,
+            Some(&serde_json::json!({"title": row.title})),
+        )
+        .await?;
+        Ok(row)
     })
     .await
 }
@@ -336,38 +329,35 @@ pub async fn replace_budget(
             .zip(&rows)
             .map(|(l, r)| (l.category, l.funded_by, r.amount)),
     );
-    run_transaction(db, |conn| {
-        async move {
-            applications::get(conn, caller.organization_scope(), id).await?;
-            let before = applications::lock(conn, id).await?;
-            locked_draft(&before)?;
-            applications::replace_budget(conn, id, &rows).await?;
-            let row = applications::update(
-                conn,
-                id,
-                &ApplicationUpdateForm {
-                    budget_total: Some(sums.total),
-                    budget_personnel: Some(sums.personnel),
-                    budget_grant: Some(sums.grant_funded),
-                    budget_self: Some(sums.self_funded),
-                    updated_at: Some(Utc::now()),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            super::audit(
-                conn,
-                Some(caller),
-                "application.budget_replaced",
-                "application",
-                id,
-                Some(&serde_json::json!({"total": before.budget_total})),
-                Some(&serde_json::json!({"total": sums.total, "lines": rows.len()})),
-            )
-            .await?;
-            Ok((row, rows))
-        }
-        .scope_boxed()
+    run_transaction(db, async move |conn| {
+        applications::get(conn, caller.organization_scope(), id).await?;
+        let before = applications::lock(conn, id).await?;
+        locked_draft(&before)?;
+        applications::replace_budget(conn, id, &rows).await?;
+        let row = applications::update(
+            conn,
+            id,
+            &ApplicationUpdateForm {
+                budget_total: Some(sums.total),
+                budget_personnel: Some(sums.personnel),
+                budget_grant: Some(sums.grant_funded),
+                budget_self: Some(sums.self_funded),
+                updated_at: Some(Utc::now()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        super::audit(
+            conn,
+            Some(caller),
+            "application.budget_replaced",
+            "application",
+            id,
+            Some(&serde_json::json!({"total": before.budget_total})),
+            Some(&serde_json::json!({"total": sums.total, "lines": rows.len()})),
+        )
+        .await?;
+        Ok((row, rows))
     })
     .await
 }
@@ -474,61 +464,58 @@ pub async fn submit(
     let mut conn = db.conn().await?;
     let statuses = quota_statuses();
     let statuses = &statuses;
-    in_transaction(&mut conn, |conn| {
-        async move {
-            let visible = applications::get(conn, caller.organization_scope(), id).await?;
-            // One round trip, run by the server in this order: the quota lock (the
-            // organization's row), the application's lock, then what the rules read, so the
-            // count and the lines are read under both locks. An application's round and
-            // organization never change, so the visible row names them.
-            let (org_row, row, round_row, others, lines) = futures_util::try_join!(
-                organizations::lock(conn, visible.organization_id),
-                applications::lock(conn, id),
-                rounds::get(conn, visible.round_id, true),
-                applications::count_active(
-                    conn,
-                    visible.organization_id,
-                    visible.round_id,
-                    id,
-                    statuses
-                ),
-                applications::budget_lines(conn, id),
-            )?;
-            let status: ApplicationStatus = parse_text(&row.status)?;
-            if !status.can_become(ApplicationStatus::Submitted) {
-                return Err(Error::invalid_state(format!(
-                    "an application that is {status} cannot be submitted"
-                )));
-            }
-            let v = violations_from(&row, &round_row, &org_row, others, lines.len())?;
-            if !v.is_empty() {
-                return Err(Error::RuleViolation(v));
-            }
-            let now = Utc::now();
-            let form = ApplicationUpdateForm {
-                status: Some(ApplicationStatus::Submitted.as_str().into()),
-                submitted_at: Some(Some(now)),
-                updated_at: Some(now),
-                ..Default::default()
-            };
-            let event = super::audit_event(
-                Some(caller),
-                "application.submitted",
-                "application",
+    in_transaction(&mut conn, async move |conn| {
+        let visible = applications::get(conn, caller.organization_scope(), id).await?;
+        // One round trip, run by the server in this order: the quota lock (the
+        // organization's row), the application's lock, then what the rules read, so the
+        // count and the lines are read under both locks. An application's round and
+        // organization never change, so the visible row names them.
+        let (org_row, row, round_row, others, lines) = futures_util::try_join!(
+            organizations::lock(conn, visible.organization_id),
+            applications::lock(conn, id),
+            rounds::get(conn, visible.round_id, true),
+            applications::count_active(
+                conn,
+                visible.organization_id,
+                visible.round_id,
                 id,
-                Some(&serde_json::json!({"status": status})),
-                Some(&serde_json::json!({"status": "submitted"})),
-            );
-            // Another round trip for the update, its audit event and the email's recipients.
-            let (updated, (), to) = futures_util::try_join!(
-                applications::update(conn, id, &form),
-                crate::storage::audit(conn, &event),
-                notify::recipients_of_organization(conn, row.organization_id),
-            )?;
-            notify_received(conn, &to, &updated, &org_row, &round_row).await?;
-            Ok((updated, lines))
+                statuses
+            ),
+            applications::budget_lines(conn, id),
+        )?;
+        let status: ApplicationStatus = parse_text(&row.status)?;
+        if !status.can_become(ApplicationStatus::Submitted) {
+            return Err(Error::invalid_state(format!(
+                "an application that is {status} cannot be submitted"
+            )));
         }
-        .scope_boxed()
+        let v = violations_from(&row, &round_row, &org_row, others, lines.len())?;
+        if !v.is_empty() {
+            return Err(Error::RuleViolation(v));
+        }
+        let now = Utc::now();
+        let form = ApplicationUpdateForm {
+            status: Some(ApplicationStatus::Submitted.as_str().into()),
+            submitted_at: Some(Some(now)),
+            updated_at: Some(now),
+            ..Default::default()
+        };
+        let event = super::audit_event(
+            Some(caller),
+            "application.submitted",
+            "application",
+            id,
+            Some(&serde_json::json!({"status": status})),
+            Some(&serde_json::json!({"status": "submitted"})),
+        );
+        // Another round trip for the update, its audit event and the email's recipients.
+        let (updated, (), to) = futures_util::try_join!(
+            applications::update(conn, id, &form),
+            crate::storage::audit(conn, &event),
+            notify::recipients_of_organization(conn, row.organization_id),
+        )?;
+        notify_received(conn, &to, &updated, &org_row, &round_row).await?;
+        Ok((updated, lines))
     })
     .await
 }
@@ -541,48 +528,45 @@ pub async fn transition(
     next: ApplicationStatus,
     reason: Option<String>,
 ) -> Result<ApplicationRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            applications::get(conn, caller.organization_scope(), id).await?;
-            let row = applications::lock(conn, id).await?;
-            let status: ApplicationStatus = parse_text(&row.status)?;
-            if !status.can_become(next) {
-                return Err(Error::invalid_state(format!(
-                    "an application that is {status} cannot become {next}"
-                )));
-            }
-            let updated = applications::update(
-                conn,
-                id,
-                &ApplicationUpdateForm {
-                    status: Some(next.as_str().into()),
-                    screening_reason: reason.clone().map(Some),
-                    updated_at: Some(Utc::now()),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            super::audit(
-                conn,
-                Some(caller),
-                &format!("application.{next}"),
-                "application",
-                id,
-                Some(&serde_json::json!({"status": status})),
-                Some(&serde_json::json!({"status": next, "reason": reason})),
-            )
-            .await?;
-            if status == ApplicationStatus::Submitted
-                && matches!(
-                    next,
-                    ApplicationStatus::UnderReview | ApplicationStatus::Ineligible
-                )
-            {
-                notify_screening(conn, &updated, next == ApplicationStatus::UnderReview).await?;
-            }
-            Ok(updated)
+    run_transaction(db, async move |conn| {
+        applications::get(conn, caller.organization_scope(), id).await?;
+        let row = applications::lock(conn, id).await?;
+        let status: ApplicationStatus = parse_text(&row.status)?;
+        if !status.can_become(next) {
+            return Err(Error::invalid_state(format!(
+                "an application that is {status} cannot become {next}"
+            )));
         }
-        .scope_boxed()
+        let updated = applications::update(
+            conn,
+            id,
+            &ApplicationUpdateForm {
+                status: Some(next.as_str().into()),
+                screening_reason: reason.clone().map(Some),
+                updated_at: Some(Utc::now()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        super::audit(
+            conn,
+            Some(caller),
+            &format!("application.{next}"),
+            "application",
+            id,
+            Some(&serde_json::json!({"status": status})),
+            Some(&serde_json::json!({"status": next, "reason": reason})),
+        )
+        .await?;
+        if status == ApplicationStatus::Submitted
+            && matches!(
+                next,
+                ApplicationStatus::UnderReview | ApplicationStatus::Ineligible
+            )
+        {
+            notify_screening(conn, &updated, next == ApplicationStatus::UnderReview).await?;
+        }
+        Ok(updated)
     })
     .await
 }

@@ -9,7 +9,6 @@
 //! their zip), never by the name or the declared content type.
 
 use chrono::{DateTime, Utc};
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -374,42 +373,39 @@ pub async fn upload(
     let CheckedFile { upload: file, ty } = checked;
     let filename = sanitize_filename(&file.filename, ty);
     let sha256 = Sha256::digest(&file.bytes).to_vec();
-    run_transaction(db, |conn| {
-        async move {
-            let state = owner_state(conn, caller, owner, true).await?;
-            state.require_writable()?;
-            let row = store::insert(
-                conn,
-                &AttachmentRow {
-                    id: Uuid::new_v4(),
-                    owner_type: owner.kind.as_str().into(),
-                    owner_id: owner.id,
-                    organization_id: state.organization_id,
-                    kind: file.kind.as_str().into(),
-                    filename,
-                    content_type: ty.content_type().into(),
-                    size: file.bytes.len() as i64,
-                    sha256,
-                    uploaded_by: caller.user_id,
-                    uploaded_at: Utc::now(),
-                },
-            )
-            .await?;
-            blobs::put(conn, row.id, &file.bytes).await?;
-            let view = AttachmentView::from_row(&row)?;
-            super::audit(
-                conn,
-                Some(caller),
-                "attachment.uploaded",
-                owner.kind.as_str(),
-                owner.id,
-                None::<&()>,
-                Some(&view),
-            )
-            .await?;
-            Ok(view)
-        }
-        .scope_boxed()
+    run_transaction(db, async move |conn| {
+        let state = owner_state(conn, caller, owner, true).await?;
+        state.require_writable()?;
+        let row = store::insert(
+            conn,
+            &AttachmentRow {
+                id: Uuid::new_v4(),
+                owner_type: owner.kind.as_str().into(),
+                owner_id: owner.id,
+                organization_id: state.organization_id,
+                kind: file.kind.as_str().into(),
+                filename,
+                content_type: ty.content_type().into(),
+                size: file.bytes.len() as i64,
+                sha256,
+                uploaded_by: caller.user_id,
+                uploaded_at: Utc::now(),
+            },
+        )
+        .await?;
+        blobs::put(conn, row.id, &file.bytes).await?;
+        let view = AttachmentView::from_row(&row)?;
+        super::audit(
+            conn,
+            Some(caller),
+            "attachment.uploaded",
+            owner.kind.as_str(),
+            owner.id,
+            None::<&()>,
+            Some(&view),
+        )
+        .await?;
+        Ok(view)
     })
     .await
 }
@@ -454,28 +450,25 @@ pub async fn list(
 
 /// Deletes an attachment while its owner is editable by the caller.
 pub async fn delete(db: &Database, caller: &Caller, id: Uuid) -> Result<(), Error> {
-    run_transaction(db, |conn| {
-        async move {
-            let seen = store::get(conn, id).await?;
-            let owner = owner_of(&seen)?;
-            owner_state(conn, caller, owner, true)
-                .await?
-                .require_writable()?;
-            let row = store::lock(conn, id).await?;
-            store::delete(conn, id).await?;
-            super::audit(
-                conn,
-                Some(caller),
-                "attachment.deleted",
-                owner.kind.as_str(),
-                owner.id,
-                Some(&AttachmentView::from_row(&row)?),
-                None::<&()>,
-            )
-            .await?;
-            Ok(())
-        }
-        .scope_boxed()
+    run_transaction(db, async move |conn| {
+        let seen = store::get(conn, id).await?;
+        let owner = owner_of(&seen)?;
+        owner_state(conn, caller, owner, true)
+            .await?
+            .require_writable()?;
+        let row = store::lock(conn, id).await?;
+        store::delete(conn, id).await?;
+        super::audit(
+            conn,
+            Some(caller),
+            "attachment.deleted",
+            owner.kind.as_str(),
+            owner.id,
+            Some(&AttachmentView::from_row(&row)?),
+            None::<&()>,
+        )
+        .await?;
+        Ok(())
     })
     .await
 }

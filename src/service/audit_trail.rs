@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncConnection;
 
 use uuid::Uuid;
@@ -64,8 +63,8 @@ pub async fn seal(db: &Database, batch: i64) -> Result<usize, StorageError> {
     let mut total = 0;
     loop {
         let n = conn
-            .transaction::<_, StorageError, _>(|conn| {
-                async move { audit_chain::seal_batch(conn, batch).await }.scope_boxed()
+            .transaction::<_, StorageError, _>(async move |conn| {
+                audit_chain::seal_batch(conn, batch).await
             })
             .await?;
         total += n;
@@ -82,9 +81,7 @@ pub async fn verify(db: &Database) -> Result<ChainReport, StorageError> {
     conn.build_transaction()
         .read_only()
         .repeatable_read()
-        .run::<_, StorageError, _>(|conn| {
-            async move { audit_chain::verify(conn).await }.scope_boxed()
-        })
+        .run::<_, StorageError, _>(async move |conn| audit_chain::verify(conn).await)
         .await
 }
 

@@ -102,7 +102,7 @@ pub async fn build(db: &Database, of: LedgerOf) -> Result<Ledger, Error> {
         }
         LedgerOf::Round(id) => (grants::of_round(&mut conn, id).await?, id),
     };
-    let round = rounds::get(&mut conn, round_id, true).await?;
+    let round = rounds::get(&conn, round_id, true).await?;
     let executions = super::spending::executions(&mut conn, &rows).await?;
     let vs = views(&mut conn, rows, true).await?;
     let user_ids: Vec<Uuid> = vs

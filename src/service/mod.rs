@@ -24,7 +24,8 @@ pub mod spending;
 pub mod spending_overview;
 pub mod users;
 
-use diesel_async::scoped_futures::ScopedBoxFuture;
+use std::future::Future;
+
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::Serialize;
 use uuid::Uuid;
@@ -35,22 +36,44 @@ use crate::auth::Caller;
 use crate::storage::models::AuditEventInsertForm;
 use crate::storage::Database;
 
+/// A transaction's work: an async closure on the connection (`async move |conn| { … }`).
+///
+/// `AsyncFnOnce` alone cannot say that the future it returns is `Send` (actix and tokio need
+/// that); naming the future as this trait's `Fut` can, as diesel-async's own bound does.
+pub trait TransactionWork<C, R>:
+    AsyncFnOnce(C) -> R + FnOnce(C) -> <Self as TransactionWork<C, R>>::Fut
+{
+    type Fut: Future<Output = R>;
+}
+
+impl<F, C, Fut, R> TransactionWork<C, R> for F
+where
+    F: AsyncFnOnce(C) -> R + FnOnce(C) -> Fut,
+    Fut: Future<Output = R>,
+{
+    type Fut = Fut;
+}
+
 /// Runs `work` in one transaction on a pooled connection: committed when it returns `Ok`, rolled
 /// back on any error, so a refusal never leaves half a change behind.
-pub async fn run_transaction<'a, T, F>(db: &Database, work: F) -> Result<T>
+pub async fn run_transaction<T, F>(db: &Database, work: F) -> Result<T>
 where
-    F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> ScopedBoxFuture<'a, 'r, Result<T>> + Send + 'a,
-    T: Send + 'a,
+    F: for<'r> AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<T>
+        + for<'r> TransactionWork<&'r mut AsyncPgConnection, Result<T>, Fut: Send>
+        + Send,
+    T: Send,
 {
     let mut conn = db.conn().await?;
     in_transaction(&mut conn, work).await
 }
 
 /// `run_transaction` on a connection the caller already holds (it has read something first).
-pub async fn in_transaction<'a, T, F>(conn: &mut AsyncPgConnection, work: F) -> Result<T>
+pub async fn in_transaction<T, F>(conn: &mut AsyncPgConnection, work: F) -> Result<T>
 where
-    F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> ScopedBoxFuture<'a, 'r, Result<T>> + Send + 'a,
-    T: Send + 'a,
+    F: for<'r> AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<T>
+        + for<'r> TransactionWork<&'r mut AsyncPgConnection, Result<T>, Fut: Send>
+        + Send,
+    T: Send,
 {
     conn.transaction::<T, Error, F>(work).await
 }

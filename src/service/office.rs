@@ -40,7 +40,7 @@ pub async fn ranking_page(
     caller.require(roles::ADMIN)?;
     let ranking = review::round_ranking(db, round_id).await?;
     let mut conn = db.conn().await?;
-    let round = rounds::get(&mut conn, round_id, true).await?;
+    let round = rounds::get(&conn, round_id, true).await?;
     let ids: Vec<Uuid> = ranking
         .ranking
         .calibration
@@ -97,7 +97,7 @@ pub async fn round_page(
 ) -> Result<RoundPage, Error> {
     caller.require(roles::ADMIN)?;
     let mut conn = db.conn().await?;
-    let round = rounds::get(&mut conn, round_id, true).await?;
+    let round = rounds::get(&conn, round_id, true).await?;
     let spec = RoundSpec::from_row(&round)?;
     let counts = office::application_counts(&mut conn, round_id)
         .await?
@@ -164,7 +164,7 @@ pub async fn screening_queue(
     caller.require(roles::ADMIN)?;
     let page = page.clamp(1, 1_000_000);
     let mut conn = db.conn().await?;
-    let round = rounds::get(&mut conn, round_id, true).await?;
+    let round = rounds::get(&conn, round_id, true).await?;
     let mut waiting = office::round_applications_named(
         &mut conn,
         round_id,
@@ -265,7 +265,7 @@ pub async fn awards_page(
 ) -> Result<AwardsPage, Error> {
     caller.require(roles::ADMIN)?;
     let mut conn = db.conn().await?;
-    let round = rounds::get(&mut conn, round_id, true).await?;
+    let round = rounds::get(&conn, round_id, true).await?;
     let decision = crate::storage::review::decision(&mut conn, round_id).await?;
     let mut lines = Vec::new();
     let mut objections = Vec::new();

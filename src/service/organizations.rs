@@ -1,5 +1,4 @@
 use chrono::{NaiveDate, Utc};
-use diesel_async::scoped_futures::ScopedFutureExt;
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -236,22 +235,19 @@ pub async fn create(
 ) -> Result<OrganizationRow, Error> {
     facts.check(&RatingCaps::default())?;
     let form = facts.insert_form();
-    run_transaction(db, |conn| {
-        async move {
-            let row = organizations::insert(conn, &form).await?;
-            super::audit(
-                conn,
-                actor,
-                "organization.created",
-                "organization",
-                row.id,
-                None::<&()>,
-                Some(&audit_view(&row)),
-            )
-            .await?;
-            Ok(row)
-        }
-        .scope_boxed()
+    run_transaction(db, async move |conn| {
+        let row = organizations::insert(conn, &form).await?;
+        super::audit(
+            conn,
+            actor,
+            "organization.created",
+            "organization",
+            row.id,
+            None::<&()>,
+            Some(&audit_view(&row)),
+        )
+        .await?;
+        Ok(row)
     })
     .await
 }
@@ -264,28 +260,25 @@ pub async fn update(
     actor: &Caller,
     change: impl FnOnce(&mut OrganizationFacts) + Send,
 ) -> Result<OrganizationRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            // Visibility first (404 for others' organizations), then lock for the update.
-            organizations::get(conn, scope, id).await?;
-            let before = organizations::lock(conn, id).await?;
-            let mut facts = OrganizationFacts::from_row(&before)?;
-            change(&mut facts);
-            facts.check(&RatingCaps::default())?;
-            let row = organizations::update(conn, id, &facts.update_form()).await?;
-            super::audit(
-                conn,
-                Some(actor),
-                "organization.updated",
-                "organization",
-                id,
-                Some(&audit_view(&before)),
-                Some(&audit_view(&row)),
-            )
-            .await?;
-            Ok(row)
-        }
-        .scope_boxed()
+    run_transaction(db, async move |conn| {
+        // Visibility first (404 for others' organizations), then lock for the update.
+        organizations::get(conn, scope, id).await?;
+        let before = organizations::lock(conn, id).await?;
+        let mut facts = OrganizationFacts::from_row(&before)?;
+        change(&mut facts);
+        facts.check(&RatingCaps::default())?;
+        let row = organizations::update(conn, id, &facts.update_form()).await?;
+        super::audit(
+            conn,
+            Some(actor),
+            "organization.updated",
+            "organization",
+            id,
+            Some(&audit_view(&before)),
+            Some(&audit_view(&row)),
+        )
+        .await?;
+        Ok(row)
     })
     .await
 }

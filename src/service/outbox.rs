@@ -1,7 +1,5 @@
 //! Admin actions on the email outbox.
 
-use diesel_async::scoped_futures::ScopedFutureExt;
-
 use crate::auth::{roles, Caller};
 use crate::service::{run_transaction, Error};
 use crate::storage::models::OutboxRow;
@@ -23,8 +21,7 @@ pub async fn list(
 
 /// Puts a `failed` message back in the queue (due now, attempts reset), audited.
 pub async fn retry(db: &Database, caller: &Caller, id: i64) -> Result<OutboxRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
+    run_transaction(db, async move |conn| {
             let before = outbox::lock(conn, id).await?;
             if before.status != "failed" {
                 return Err(Error::invalid_state(format!(
@@ -44,8 +41,6 @@ pub async fn retry(db: &Database, caller: &Caller, id: i64) -> Result<OutboxRow,
             )
             .await?;
             Ok(row)
-        }
-        .scope_boxed()
-    })
+        })
     .await
 }

@@ -126,7 +126,7 @@ pub async fn application_page(
     let mut conn = db.conn().await?;
     let (application, lines) =
         applications::get_with_budget(&mut conn, caller.application_scope(), id).await?;
-    let round = rounds::get(&mut conn, application.round_id, true).await?;
+    let round = rounds::get(&conn, application.round_id, true).await?;
     let spec = RoundSpec::from_row(&round)?;
     let organization =
         organizations::get(&mut conn, Scope::All, application.organization_id).await?;
@@ -172,6 +172,6 @@ pub async fn organization(
 
 /// A round the caller may see (drafts only for admins).
 pub async fn round(db: &Database, caller: &Caller, id: Uuid) -> Result<RoundRow, Error> {
-    let mut conn = db.conn().await?;
-    Ok(rounds::get(&mut conn, id, caller.is(Role::Admin)).await?)
+    let conn = db.conn().await?;
+    Ok(rounds::get(&conn, id, caller.is(Role::Admin)).await?)
 }

@@ -164,7 +164,7 @@ pub async fn assignment_page(
     let mut conn = db.conn().await?;
     let assignment = review::get_assignment(&mut conn, id, Some(caller.user_id)).await?;
     let status: AssignmentStatus = parse_text(&assignment.status)?;
-    let round = rounds::get(&mut conn, assignment.round_id, true).await?;
+    let round = rounds::get(&conn, assignment.round_id, true).await?;
     let spec = RoundSpec::from_row(&round)?;
     let (application, lines) =
         applications::get_with_budget(&mut conn, Scope::All, assignment.application_id).await?;

@@ -1,5 +1,4 @@
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel_async::scoped_futures::ScopedFutureExt;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -204,22 +203,19 @@ pub async fn create(db: &Database, spec: RoundSpec, actor: &Caller) -> Result<Ro
         tranche_schedule: RoundSpec::json(&spec.tranche_schedule),
         created_by: actor.user_id,
     };
-    run_transaction(db, |conn| {
-        async move {
-            let row = rounds::insert(conn, &form).await?;
-            super::audit(
-                conn,
-                Some(actor),
-                "round.created",
-                "round",
-                row.id,
-                None::<&()>,
-                Some(&spec),
-            )
-            .await?;
-            Ok(row)
-        }
-        .scope_boxed()
+    run_transaction(db, async move |conn| {
+        let row = rounds::insert(conn, &form).await?;
+        super::audit(
+            conn,
+            Some(actor),
+            "round.created",
+            "round",
+            row.id,
+            None::<&()>,
+            Some(&spec),
+        )
+        .await?;
+        Ok(row)
     })
     .await
 }
@@ -231,33 +227,30 @@ pub async fn update(
     actor: &Caller,
     change: impl FnOnce(&mut RoundSpec) -> Result<(), Error> + Send,
 ) -> Result<RoundRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            let before = rounds::lock(conn, id).await?;
-            if before.status != RoundStatus::Draft.as_str() {
-                return Err(Error::invalid_state(format!(
-                    "a round can be changed only as a draft; this one is {}",
-                    before.status
-                )));
-            }
-            let old = RoundSpec::from_row(&before)?;
-            let mut spec = old.clone();
-            change(&mut spec)?;
-            spec.validate()?;
-            let row = rounds::update(conn, id, &spec.update_form()).await?;
-            super::audit(
-                conn,
-                Some(actor),
-                "round.updated",
-                "round",
-                id,
-                Some(&old),
-                Some(&spec),
-            )
-            .await?;
-            Ok(row)
+    run_transaction(db, async move |conn| {
+        let before = rounds::lock(conn, id).await?;
+        if before.status != RoundStatus::Draft.as_str() {
+            return Err(Error::invalid_state(format!(
+                "a round can be changed only as a draft; this one is {}",
+                before.status
+            )));
         }
-        .scope_boxed()
+        let old = RoundSpec::from_row(&before)?;
+        let mut spec = old.clone();
+        change(&mut spec)?;
+        spec.validate()?;
+        let row = rounds::update(conn, id, &spec.update_form()).await?;
+        super::audit(
+            conn,
+            Some(actor),
+            "round.updated",
+            "round",
+            id,
+            Some(&old),
+            Some(&spec),
+        )
+        .await?;
+        Ok(row)
     })
     .await
 }
@@ -268,41 +261,38 @@ pub async fn transition(
     next: RoundStatus,
     actor: &Caller,
 ) -> Result<RoundRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            let before = rounds::lock(conn, id).await?;
-            let current: RoundStatus = parse_text(&before.status)?;
-            if !current.can_become(next) {
-                return Err(Error::invalid_state(format!(
-                    "a round that is {current} cannot become {next}"
-                )));
-            }
-            if next == RoundStatus::Open {
-                RoundSpec::from_row(&before)?.validate()?;
-            }
-            let row = rounds::update(
-                conn,
-                id,
-                &RoundUpdateForm {
-                    status: Some(next.as_str().into()),
-                    updated_at: Some(Utc::now()),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            super::audit(
-                conn,
-                Some(actor),
-                &format!("round.{next}"),
-                "round",
-                id,
-                Some(&serde_json::json!({"status": current})),
-                Some(&serde_json::json!({"status": next})),
-            )
-            .await?;
-            Ok(row)
+    run_transaction(db, async move |conn| {
+        let before = rounds::lock(conn, id).await?;
+        let current: RoundStatus = parse_text(&before.status)?;
+        if !current.can_become(next) {
+            return Err(Error::invalid_state(format!(
+                "a round that is {current} cannot become {next}"
+            )));
         }
-        .scope_boxed()
+        if next == RoundStatus::Open {
+            RoundSpec::from_row(&before)?.validate()?;
+        }
+        let row = rounds::update(
+            conn,
+            id,
+            &RoundUpdateForm {
+                status: Some(next.as_str().into()),
+                updated_at: Some(Utc::now()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        super::audit(
+            conn,
+            Some(actor),
+            &format!("round.{next}"),
+            "round",
+            id,
+            Some(&serde_json::json!({"status": current})),
+            Some(&serde_json::json!({"status": next})),
+        )
+        .await?;
+        Ok(row)
     })
     .await
 }

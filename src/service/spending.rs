@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -299,8 +298,8 @@ pub async fn create_expenditure(
     grant_id: Uuid,
     input: ExpenditureInput,
 ) -> Result<ExpenditureView, Error> {
-    run_transaction(db, |conn| {
-        async move { insert_expenditure(conn, caller, grant_id, &input).await }.scope_boxed()
+    run_transaction(db, async move |conn| {
+        insert_expenditure(conn, caller, grant_id, &input).await
     })
     .await
 }
@@ -315,19 +314,15 @@ pub async fn create_expenditure_once(
     input: ExpenditureInput,
     idem: super::grants::Idempotency,
 ) -> Result<(ExpenditureView, bool), Error> {
-    run_transaction(db, |conn| {
-        async move {
-            // The key first: a concurrent twin waits here until this transaction ends.
-            if let Some(replay) = super::grants::claim_or_replay(conn, caller, &idem).await? {
-                let view: ExpenditureView =
-                    serde_json::from_value(replay.body).map_err(internal)?;
-                return Ok((view, true));
-            }
-            let view = insert_expenditure(conn, caller, grant_id, &input).await?;
-            grants::save_response(conn, caller.user_id, &idem.key, 201, &json(&view)?).await?;
-            Ok((view, false))
+    run_transaction(db, async move |conn| {
+        // The key first: a concurrent twin waits here until this transaction ends.
+        if let Some(replay) = super::grants::claim_or_replay(conn, caller, &idem).await? {
+            let view: ExpenditureView = serde_json::from_value(replay.body).map_err(internal)?;
+            return Ok((view, true));
         }
-        .scope_boxed()
+        let view = insert_expenditure(conn, caller, grant_id, &input).await?;
+        grants::save_response(conn, caller.user_id, &idem.key, 201, &json(&view)?).await?;
+        Ok((view, false))
     })
     .await
 }
@@ -415,72 +410,66 @@ pub async fn update_expenditure(
     id: Uuid,
     patch: ExpenditurePatch,
 ) -> Result<ExpenditureView, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            let (before, grant) = lock_draft_expenditure(conn, caller, id).await?;
-            let ctx = context(conn, grant).await?;
-            let old = ExpenditureView::from_row(&before)?;
-            let merged = ExpenditureInput {
-                category: patch.category.unwrap_or(old.category),
-                description: patch.description.clone().unwrap_or(old.description.clone()),
-                amount: patch.amount.unwrap_or(old.amount),
-                spent_on: patch.spent_on.unwrap_or(old.spent_on),
-                payee: patch.payee.clone().unwrap_or(old.payee.clone()),
-                budget_line: patch.budget_line.unwrap_or(old.budget_line),
-            };
-            check_expenditure(&ctx, &merged)?;
-            let row = store::update_expenditure(
-                conn,
-                id,
-                &ExpenditureUpdateForm {
-                    category: Some(merged.category.as_str().into()),
-                    budget_line_id: Some(merged.budget_line),
-                    description: Some(merged.description.trim().to_string()),
-                    amount: Some(merged.amount.amount()),
-                    spent_on: Some(merged.spent_on),
-                    payee: Some(merged.payee.trim().to_string()),
-                    updated_at: Some(Utc::now()),
-                },
-            )
-            .await?;
-            let view = ExpenditureView::from_row(&row)?;
-            super::audit(
-                conn,
-                Some(caller),
-                "expenditure.updated",
-                "expenditure",
-                id,
-                Some(&old),
-                Some(&view),
-            )
-            .await?;
-            Ok(view)
-        }
-        .scope_boxed()
+    run_transaction(db, async move |conn| {
+        let (before, grant) = lock_draft_expenditure(conn, caller, id).await?;
+        let ctx = context(conn, grant).await?;
+        let old = ExpenditureView::from_row(&before)?;
+        let merged = ExpenditureInput {
+            category: patch.category.unwrap_or(old.category),
+            description: patch.description.clone().unwrap_or(old.description.clone()),
+            amount: patch.amount.unwrap_or(old.amount),
+            spent_on: patch.spent_on.unwrap_or(old.spent_on),
+            payee: patch.payee.clone().unwrap_or(old.payee.clone()),
+            budget_line: patch.budget_line.unwrap_or(old.budget_line),
+        };
+        check_expenditure(&ctx, &merged)?;
+        let row = store::update_expenditure(
+            conn,
+            id,
+            &ExpenditureUpdateForm {
+                category: Some(merged.category.as_str().into()),
+                budget_line_id: Some(merged.budget_line),
+                description: Some(merged.description.trim().to_string()),
+                amount: Some(merged.amount.amount()),
+                spent_on: Some(merged.spent_on),
+                payee: Some(merged.payee.trim().to_string()),
+                updated_at: Some(Utc::now()),
+            },
+        )
+        .await?;
+        let view = ExpenditureView::from_row(&row)?;
+        super::audit(
+            conn,
+            Some(caller),
+            "expenditure.updated",
+            "expenditure",
+            id,
+            Some(&old),
+            Some(&view),
+        )
+        .await?;
+        Ok(view)
     })
     .await
 }
 
 /// Deletes a draft expenditure and its attachments (409 once it is in a submitted report).
 pub async fn delete_expenditure(db: &Database, caller: &Caller, id: Uuid) -> Result<(), Error> {
-    run_transaction(db, |conn| {
-        async move {
-            let (before, _) = lock_draft_expenditure(conn, caller, id).await?;
-            super::attachments::delete_all_of(conn, caller, "expenditure", id).await?;
-            store::delete_expenditure(conn, id).await?;
-            super::audit(
-                conn,
-                Some(caller),
-                "expenditure.deleted",
-                "expenditure",
-                id,
-                Some(&ExpenditureView::from_row(&before)?),
-                None::<&()>,
-            )
-            .await?;
-            Ok(())
-        }
-        .scope_boxed()
+    run_transaction(db, async move |conn| {
+        let (before, _) = lock_draft_expenditure(conn, caller, id).await?;
+        super::attachments::delete_all_of(conn, caller, "expenditure", id).await?;
+        store::delete_expenditure(conn, id).await?;
+        super::audit(
+            conn,
+            Some(caller),
+            "expenditure.deleted",
+            "expenditure",
+            id,
+            Some(&ExpenditureView::from_row(&before)?),
+            None::<&()>,
+        )
+        .await?;
+        Ok(())
     })
     .await
 }
@@ -702,98 +691,95 @@ pub async fn submit_report(
                 .field("note"),
         ));
     }
-    run_transaction(db, |conn| {
-        async move {
-            let grant = lock_for_grantee(conn, caller, grant_id).await?;
-            let ctx = context(conn, grant).await?;
-            let existing = store::reports_of(conn, grant_id).await?;
-            if let Some(r) = existing.iter().find(|r| r.period == input.period.as_str()) {
-                return Err(Error::invalid_state(format!(
-                    "the {} report was submitted at {}",
-                    input.period, r.submitted_at
-                )));
-            }
-            if input.period == ReportPeriod::MidTerm
-                && existing
-                    .iter()
-                    .any(|r| r.period == ReportPeriod::Final.as_str())
-            {
-                return Err(Error::invalid_state(
-                    "the final report is in; a mid-term report comes before it",
-                ));
-            }
-            let v = spending::check_actual(
-                &input.party,
-                ctx.project_dates(),
-                today_in_china(Utc::now()),
-            );
-            if !v.is_empty() {
-                return Err(Error::Validation(v));
-            }
-            // Under the grant lock nobody else writes this grant's expenditures, so what is
-            // counted here is exactly what is frozen below.
-            let snapshot = execution_of(conn, &ctx).await?;
-            let drafts = store::list_expenditures(
-                conn,
-                grant_id,
-                &ExpenditureFilter {
-                    reported: Some(false),
-                    ..Default::default()
-                },
-                None,
-                i64::MAX,
-            )
-            .await?;
-            let period_total: Decimal = drafts.iter().map(|e| e.amount).sum();
-            let party = compare_party(&party_plan(&ctx.application), &input.party);
-            let id = Uuid::new_v4();
-            let row = store::insert_report(
-                conn,
-                &FinancialReportRow {
-                    id,
-                    grant_id,
-                    period: input.period.as_str().into(),
-                    status: "submitted".into(),
-                    expenditure_count: drafts.len() as i32,
-                    period_total,
-                    cumulative_total: snapshot.execution.totals.spent.amount(),
-                    execution: json(&snapshot)?,
-                    party_elements: json(&party)?,
-                    note,
-                    submitted_by: caller.user_id,
-                    submitted_at: Utc::now(),
-                },
-            )
-            .await?;
-            let frozen = store::freeze_into(conn, grant_id, id).await?;
-            if frozen.len() != drafts.len() {
-                return Err(internal(format!(
-                    "report {id}: counted {} expenditures, froze {}",
-                    drafts.len(),
-                    frozen.len()
-                )));
-            }
-            let view = FinancialReportView::from_row(&row)?;
-            super::audit(
-                conn,
-                Some(caller),
-                "financial_report.submitted",
-                "grant",
-                grant_id,
-                None::<&()>,
-                Some(&serde_json::json!({
-                    "report_id": id, "period": input.period,
-                    "expenditure_count": row.expenditure_count,
-                    "period_total": view.period_total, "cumulative_total": view.cumulative_total,
-                    "expenditures": frozen.iter().map(|e| e.id).collect::<Vec<_>>(),
-                    "flags": snapshot.execution.flags.iter().map(|f| &f.rule).collect::<Vec<_>>(),
-                    "party_gaps": party.gaps,
-                })),
-            )
-            .await?;
-            Ok(view)
+    run_transaction(db, async move |conn| {
+        let grant = lock_for_grantee(conn, caller, grant_id).await?;
+        let ctx = context(conn, grant).await?;
+        let existing = store::reports_of(conn, grant_id).await?;
+        if let Some(r) = existing.iter().find(|r| r.period == input.period.as_str()) {
+            return Err(Error::invalid_state(format!(
+                "the {} report was submitted at {}",
+                input.period, r.submitted_at
+            )));
         }
-        .scope_boxed()
+        if input.period == ReportPeriod::MidTerm
+            && existing
+                .iter()
+                .any(|r| r.period == ReportPeriod::Final.as_str())
+        {
+            return Err(Error::invalid_state(
+                "the final report is in; a mid-term report comes before it",
+            ));
+        }
+        let v = spending::check_actual(
+            &input.party,
+            ctx.project_dates(),
+            today_in_china(Utc::now()),
+        );
+        if !v.is_empty() {
+            return Err(Error::Validation(v));
+        }
+        // Under the grant lock nobody else writes this grant's expenditures, so what is
+        // counted here is exactly what is frozen below.
+        let snapshot = execution_of(conn, &ctx).await?;
+        let drafts = store::list_expenditures(
+            conn,
+            grant_id,
+            &ExpenditureFilter {
+                reported: Some(false),
+                ..Default::default()
+            },
+            None,
+            i64::MAX,
+        )
+        .await?;
+        let period_total: Decimal = drafts.iter().map(|e| e.amount).sum();
+        let party = compare_party(&party_plan(&ctx.application), &input.party);
+        let id = Uuid::new_v4();
+        let row = store::insert_report(
+            conn,
+            &FinancialReportRow {
+                id,
+                grant_id,
+                period: input.period.as_str().into(),
+                status: "submitted".into(),
+                expenditure_count: drafts.len() as i32,
+                period_total,
+                cumulative_total: snapshot.execution.totals.spent.amount(),
+                execution: json(&snapshot)?,
+                party_elements: json(&party)?,
+                note,
+                submitted_by: caller.user_id,
+                submitted_at: Utc::now(),
+            },
+        )
+        .await?;
+        let frozen = store::freeze_into(conn, grant_id, id).await?;
+        if frozen.len() != drafts.len() {
+            return Err(internal(format!(
+                "report {id}: counted {} expenditures, froze {}",
+                drafts.len(),
+                frozen.len()
+            )));
+        }
+        let view = FinancialReportView::from_row(&row)?;
+        super::audit(
+            conn,
+            Some(caller),
+            "financial_report.submitted",
+            "grant",
+            grant_id,
+            None::<&()>,
+            Some(&serde_json::json!({
+                "report_id": id, "period": input.period,
+                "expenditure_count": row.expenditure_count,
+                "period_total": view.period_total, "cumulative_total": view.cumulative_total,
+                "expenditures": frozen.iter().map(|e| e.id).collect::<Vec<_>>(),
+                "flags": snapshot.execution.flags.iter().map(|f| &f.rule).collect::<Vec<_>>(),
+                "party_gaps": party.gaps,
+            })),
+        )
+        .await?;
+        Ok(view)
     })
     .await
 }
@@ -957,52 +943,47 @@ pub async fn propose_adjustment(
     if !v.is_empty() {
         return Err(Error::Validation(v));
     }
-    run_transaction(db, |conn| {
-        async move {
-            let visible = visible_grant(conn, caller, grant_id).await?;
-            if !matches!(caller.role, Role::Applicant | Role::Admin) {
-                return Err(Error::forbidden(
-                    "budget adjustments are proposed by the grantee or an admin",
-                ));
-            }
-            let grant = grants::lock(conn, visible.id).await?;
-            require_active(&grant)?;
-            let ctx = context(conn, grant).await?;
-            let after = adjusted(&ctx, &input.moves)?;
-            let row = store::insert_adjustment(
-                conn,
-                &BudgetAdjustmentRow {
-                    id: Uuid::new_v4(),
-                    grant_id,
-                    status: AdjustmentStatus::Proposed.as_str().into(),
-                    reason: input.reason.trim().to_string(),
-                    moves: json(&input.moves)?,
-                    lines: json(&after)?,
-                    version: None,
-                    proposed_by: caller.user_id,
-                    proposed_at: Utc::now(),
-                    decided_by: None,
-                    decided_at: None,
-                    decision_note: None,
-                },
-            )
-            .await?;
-            let view = AdjustmentView::from_row(&row)?;
-            super::audit(
-                conn,
-                Some(caller),
-                "budget_adjustment.proposed",
-                "budget_adjustment",
-                row.id,
-                Some(
-                    &serde_json::json!({"budget_version": ctx.budget_version, "lines": ctx.budget}),
-                ),
-                Some(&view),
-            )
-            .await?;
-            Ok(view)
+    run_transaction(db, async move |conn| {
+        let visible = visible_grant(conn, caller, grant_id).await?;
+        if !matches!(caller.role, Role::Applicant | Role::Admin) {
+            return Err(Error::forbidden(
+                "budget adjustments are proposed by the grantee or an admin",
+            ));
         }
-        .scope_boxed()
+        let grant = grants::lock(conn, visible.id).await?;
+        require_active(&grant)?;
+        let ctx = context(conn, grant).await?;
+        let after = adjusted(&ctx, &input.moves)?;
+        let row = store::insert_adjustment(
+            conn,
+            &BudgetAdjustmentRow {
+                id: Uuid::new_v4(),
+                grant_id,
+                status: AdjustmentStatus::Proposed.as_str().into(),
+                reason: input.reason.trim().to_string(),
+                moves: json(&input.moves)?,
+                lines: json(&after)?,
+                version: None,
+                proposed_by: caller.user_id,
+                proposed_at: Utc::now(),
+                decided_by: None,
+                decided_at: None,
+                decision_note: None,
+            },
+        )
+        .await?;
+        let view = AdjustmentView::from_row(&row)?;
+        super::audit(
+            conn,
+            Some(caller),
+            "budget_adjustment.proposed",
+            "budget_adjustment",
+            row.id,
+            Some(&serde_json::json!({"budget_version": ctx.budget_version, "lines": ctx.budget})),
+            Some(&view),
+        )
+        .await?;
+        Ok(view)
     })
     .await
 }
@@ -1033,76 +1014,73 @@ pub async fn decide_adjustment(
     if !v.is_empty() {
         return Err(Error::Validation(v));
     }
-    run_transaction(db, |conn| {
-        async move {
-            let seen = store::adjustment(conn, id).await?;
-            let visible = visible_grant(conn, caller, seen.grant_id).await?;
-            if caller.role != Role::Admin {
-                return Err(Error::forbidden(
-                    "budget adjustments are decided by an admin",
-                ));
-            }
-            // The grant lock serializes every adjustment and expenditure of the grant.
-            let grant = grants::lock(conn, visible.id).await?;
-            let adj = store::adjustment(conn, id).await?;
-            let status: AdjustmentStatus = parse_text(&adj.status)?;
-            if status != AdjustmentStatus::Proposed {
-                return Err(Error::invalid_state(format!(
-                    "the adjustment is {status}; only a proposed one is decided"
-                )));
-            }
-            let ctx = context(conn, grant).await?;
-            if ctx.rules.adjustment_needs_other_admin && adj.proposed_by == caller.user_id {
-                return Err(Error::Forbidden {
-                    code: "self_approval_forbidden",
-                    detail: "an adjustment an admin proposed is decided by another admin".into(),
-                });
-            }
-            let now = Utc::now();
-            let mut form = BudgetAdjustmentUpdateForm {
-                decided_by: Some(Some(caller.user_id)),
-                decided_at: Some(Some(now)),
-                decision_note: Some(note.clone()),
-                ..Default::default()
-            };
-            if approve {
-                require_active(&ctx.grant)?;
-                let moves: Vec<BudgetMove> =
-                    serde_json::from_value(adj.moves.clone()).map_err(internal)?;
-                // Re-checked on the budget as it is now: another adjustment may have been
-                // approved since this one was proposed.
-                let after = match adjusted(&ctx, &moves) {
-                    Ok(a) => a,
-                    Err(Error::Validation(v)) => return Err(Error::RuleViolation(v)),
-                    Err(e) => return Err(e),
-                };
-                form.status = Some(AdjustmentStatus::Approved.as_str().into());
-                form.lines = Some(json(&after)?);
-                form.version = Some(Some(ctx.budget_version + 1));
-            } else {
-                form.status = Some(AdjustmentStatus::Rejected.as_str().into());
-            }
-            let row = store::update_adjustment(conn, id, &form).await?;
-            let view = AdjustmentView::from_row(&row)?;
-            super::audit(
-                conn,
-                Some(caller),
-                if approve {
-                    "budget_adjustment.approved"
-                } else {
-                    "budget_adjustment.rejected"
-                },
-                "budget_adjustment",
-                id,
-                Some(&serde_json::json!({
-                    "status": status, "budget_version": ctx.budget_version, "lines": ctx.budget,
-                })),
-                Some(&view),
-            )
-            .await?;
-            Ok(view)
+    run_transaction(db, async move |conn| {
+        let seen = store::adjustment(conn, id).await?;
+        let visible = visible_grant(conn, caller, seen.grant_id).await?;
+        if caller.role != Role::Admin {
+            return Err(Error::forbidden(
+                "budget adjustments are decided by an admin",
+            ));
         }
-        .scope_boxed()
+        // The grant lock serializes every adjustment and expenditure of the grant.
+        let grant = grants::lock(conn, visible.id).await?;
+        let adj = store::adjustment(conn, id).await?;
+        let status: AdjustmentStatus = parse_text(&adj.status)?;
+        if status != AdjustmentStatus::Proposed {
+            return Err(Error::invalid_state(format!(
+                "the adjustment is {status}; only a proposed one is decided"
+            )));
+        }
+        let ctx = context(conn, grant).await?;
+        if ctx.rules.adjustment_needs_other_admin && adj.proposed_by == caller.user_id {
+            return Err(Error::Forbidden {
+                code: "self_approval_forbidden",
+                detail: "an adjustment an admin proposed is decided by another admin".into(),
+            });
+        }
+        let now = Utc::now();
+        let mut form = BudgetAdjustmentUpdateForm {
+            decided_by: Some(Some(caller.user_id)),
+            decided_at: Some(Some(now)),
+            decision_note: Some(note.clone()),
+            ..Default::default()
+        };
+        if approve {
+            require_active(&ctx.grant)?;
+            let moves: Vec<BudgetMove> =
+                serde_json::from_value(adj.moves.clone()).map_err(internal)?;
+            // Re-checked on the budget as it is now: another adjustment may have been
+            // approved since this one was proposed.
+            let after = match adjusted(&ctx, &moves) {
+                Ok(a) => a,
+                Err(Error::Validation(v)) => return Err(Error::RuleViolation(v)),
+                Err(e) => return Err(e),
+            };
+            form.status = Some(AdjustmentStatus::Approved.as_str().into());
+            form.lines = Some(json(&after)?);
+            form.version = Some(Some(ctx.budget_version + 1));
+        } else {
+            form.status = Some(AdjustmentStatus::Rejected.as_str().into());
+        }
+        let row = store::update_adjustment(conn, id, &form).await?;
+        let view = AdjustmentView::from_row(&row)?;
+        super::audit(
+            conn,
+            Some(caller),
+            if approve {
+                "budget_adjustment.approved"
+            } else {
+                "budget_adjustment.rejected"
+            },
+            "budget_adjustment",
+            id,
+            Some(&serde_json::json!({
+                "status": status, "budget_version": ctx.budget_version, "lines": ctx.budget,
+            })),
+            Some(&view),
+        )
+        .await?;
+        Ok(view)
     })
     .await
 }

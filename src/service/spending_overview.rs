@@ -32,7 +32,7 @@ pub async fn round_spending(
 ) -> Result<RoundSpending, Error> {
     caller.require(STAFF)?;
     let mut conn = db.conn().await?;
-    let round = rounds::get(&mut conn, round_id, true).await?;
+    let round = rounds::get(&conn, round_id, true).await?;
     let rows = grants::of_round(&mut conn, round_id).await?;
     let mut executions = super::spending::executions(&mut conn, &rows).await?;
     let views = super::grants::views(&mut conn, rows, false).await?;

@@ -1,4 +1,3 @@
-use diesel_async::scoped_futures::ScopedFutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -81,8 +80,7 @@ pub async fn create(
         password_hash: hash,
         active: true,
     };
-    run_transaction(db, |conn| {
-        async move {
+    run_transaction(db, async move |conn| {
             let row = users::insert(conn, &form).await?;
             super::audit(
                 conn,
@@ -95,9 +93,7 @@ pub async fn create(
             )
             .await?;
             Ok(row)
-        }
-        .scope_boxed()
-    })
+        })
     .await
 }
 
@@ -107,27 +103,26 @@ pub async fn update(
     form: UserUpdateForm,
     actor: &Caller,
 ) -> Result<UserRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            let before = users::get(conn, id).await?;
-            let row = users::update(conn, id, &form).await?;
-            // Deactivation signs the user out of every browser at once.
-            if form.active == Some(false) {
-                crate::storage::sessions::delete_for_user(conn, id).await?;
-            }
-            super::audit(
-                conn,
-                Some(actor),
-                "user.updated",
-                "user",
-                id,
-                Some(&json!({"name": before.name, "active": before.active, "language": before.language})),
-                Some(&json!({"name": row.name, "active": row.active, "language": row.language})),
-            )
-            .await?;
-            Ok(row)
+    run_transaction(db, async move |conn| {
+        let before = users::get(conn, id).await?;
+        let row = users::update(conn, id, &form).await?;
+        // Deactivation signs the user out of every browser at once.
+        if form.active == Some(false) {
+            crate::storage::sessions::delete_for_user(conn, id).await?;
         }
-        .scope_boxed()
+        super::audit(
+            conn,
+            Some(actor),
+            "user.updated",
+            "user",
+            id,
+            Some(
+                &json!({"name": before.name, "active": before.active, "language": before.language}),
+            ),
+            Some(&json!({"name": row.name, "active": row.active, "language": row.language})),
+        )
+        .await?;
+        Ok(row)
     })
     .await
 }

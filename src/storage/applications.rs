@@ -59,9 +59,10 @@ pub async fn get_with_budget(
     id: Uuid,
 ) -> StorageResult<(ApplicationRow, Vec<BudgetLineRow>)> {
     let q = scoped_one(scope, id).ok_or(diesel::result::Error::NotFound)?;
-    let row = q.first::<ApplicationRow>(conn);
+    let mut shared = &*conn;
+    let row = q.first::<ApplicationRow>(&mut shared);
     let row = async move { Ok::<_, super::StorageError>(row.await?) };
-    futures_util::try_join!(row, budget_lines(conn, id))
+    futures_util::try_join!(row, budget_lines(shared, id))
 }
 
 type ByReviewer =
@@ -79,51 +80,51 @@ fn assigned_to(reviewer: Uuid) -> AssignedTo {
         .select(assignments::application_id)
 }
 
-// Returns a future that does not borrow `conn`: several can be awaited together
+// Borrows `conn` shared: several such futures can be awaited together
 // (`try_join!`), pipelined in one round trip and run by the server in the order written.
-pub fn lock(
-    conn: &mut AsyncPgConnection,
+pub fn lock<'c>(
+    mut conn: &'c AsyncPgConnection,
     id: Uuid,
-) -> impl Future<Output = StorageResult<ApplicationRow>> + Send + use<> {
+) -> impl Future<Output = StorageResult<ApplicationRow>> + Send + use<'c> {
     let q = applications::table
         .find(id)
         .select(ApplicationRow::as_select())
         .for_update()
-        .first(conn);
+        .first(&mut conn);
     async move { Ok(q.await?) }
 }
 
-// Returns a future that does not borrow `conn`: several can be awaited together
+// Borrows `conn` shared: several such futures can be awaited together
 // (`try_join!`), pipelined in one round trip and run by the server in the order written.
-pub fn update<'f>(
-    conn: &mut AsyncPgConnection,
+pub fn update<'c, 'f>(
+    mut conn: &'c AsyncPgConnection,
     id: Uuid,
     form: &'f ApplicationUpdateForm,
-) -> impl Future<Output = StorageResult<ApplicationRow>> + Send + use<'f> {
+) -> impl Future<Output = StorageResult<ApplicationRow>> + Send + use<'c, 'f> {
     let q = diesel::update(applications::table.find(id))
         .set(form)
         .returning(ApplicationRow::as_returning())
-        .get_result(conn);
+        .get_result(&mut conn);
     async move { Ok(q.await?) }
 }
 
 /// Applications of the organization in the round that take a quota place, `except` excluded.
-// Returns a future that does not borrow `conn`: several can be awaited together
+// Borrows `conn` shared: several such futures can be awaited together
 // (`try_join!`), pipelined in one round trip and run by the server in the order written.
-pub fn count_active<'s>(
-    conn: &mut AsyncPgConnection,
+pub fn count_active<'c, 's>(
+    mut conn: &'c AsyncPgConnection,
     organization_id: Uuid,
     round_id: Uuid,
     except: Uuid,
     statuses: &'s [&'s str],
-) -> impl Future<Output = StorageResult<i64>> + Send + use<'s> {
+) -> impl Future<Output = StorageResult<i64>> + Send + use<'c, 's> {
     let q = applications::table
         .filter(applications::organization_id.eq(organization_id))
         .filter(applications::round_id.eq(round_id))
         .filter(applications::id.ne(except))
         .filter(applications::status.eq_any(statuses))
         .count()
-        .get_result(conn);
+        .get_result(&mut conn);
     async move { Ok(q.await?) }
 }
 
@@ -179,17 +180,17 @@ pub async fn list(
         .await?)
 }
 
-// Returns a future that does not borrow `conn`: several can be awaited together
+// Borrows `conn` shared: several such futures can be awaited together
 // (`try_join!`), pipelined in one round trip and run by the server in the order written.
-pub fn budget_lines(
-    conn: &mut AsyncPgConnection,
+pub fn budget_lines<'c>(
+    mut conn: &'c AsyncPgConnection,
     application_id: Uuid,
-) -> impl Future<Output = StorageResult<Vec<BudgetLineRow>>> + Send + use<> {
+) -> impl Future<Output = StorageResult<Vec<BudgetLineRow>>> + Send + use<'c> {
     let q = budget_lines::table
         .filter(budget_lines::application_id.eq(application_id))
         .select(BudgetLineRow::as_select())
         .order(budget_lines::position)
-        .load(conn);
+        .load(&mut conn);
     async move { Ok(q.await?) }
 }
 

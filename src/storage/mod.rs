@@ -154,14 +154,14 @@ pub enum Scope {
 }
 
 /// Appends an audit event inside the caller's transaction.
-// Returns a future that does not borrow `conn`: it can be pipelined with other statements.
-pub fn audit<'e>(
-    conn: &mut AsyncPgConnection,
+// Borrows `conn` shared: it can be pipelined with other statements.
+pub fn audit<'c, 'e>(
+    mut conn: &'c AsyncPgConnection,
     event: &'e models::AuditEventInsertForm,
-) -> impl std::future::Future<Output = StorageResult<()>> + Send + use<'e> {
+) -> impl std::future::Future<Output = StorageResult<()>> + Send + use<'c, 'e> {
     let q = diesel::insert_into(schema::audit_events::table)
         .values(event)
-        .execute(conn);
+        .execute(&mut conn);
     async move {
         q.await?;
         Ok(())

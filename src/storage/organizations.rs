@@ -39,17 +39,17 @@ pub async fn get(
 }
 
 /// Locks the row for the rest of the transaction (serializes quota checks per organization).
-// Returns a future that does not borrow `conn`: several can be awaited together
+// Borrows `conn` shared: several such futures can be awaited together
 // (`try_join!`), pipelined in one round trip and run by the server in the order written.
-pub fn lock(
-    conn: &mut AsyncPgConnection,
+pub fn lock<'c>(
+    mut conn: &'c AsyncPgConnection,
     id: Uuid,
-) -> impl Future<Output = StorageResult<OrganizationRow>> + Send + use<> {
+) -> impl Future<Output = StorageResult<OrganizationRow>> + Send + use<'c> {
     let q = organizations::table
         .find(id)
         .select(OrganizationRow::as_select())
         .for_update()
-        .first(conn);
+        .first(&mut conn);
     async move { Ok(q.await?) }
 }
 

@@ -72,31 +72,31 @@ pub async fn get_assignment(
     Ok(q.first(conn).await?)
 }
 
-// Returns a future that does not borrow `conn`: several can be awaited together
+// Borrows `conn` shared: several such futures can be awaited together
 // (`try_join!`), pipelined in one round trip and run by the server in the order written.
-pub fn lock_assignment(
-    conn: &mut AsyncPgConnection,
+pub fn lock_assignment<'c>(
+    mut conn: &'c AsyncPgConnection,
     id: Uuid,
-) -> impl std::future::Future<Output = StorageResult<AssignmentRow>> + Send + use<> {
+) -> impl std::future::Future<Output = StorageResult<AssignmentRow>> + Send + use<'c> {
     let q = assignments::table
         .find(id)
         .select(AssignmentRow::as_select())
         .for_update()
-        .first(conn);
+        .first(&mut conn);
     async move { Ok(q.await?) }
 }
 
-// Returns a future that does not borrow `conn`: several can be awaited together
+// Borrows `conn` shared: several such futures can be awaited together
 // (`try_join!`), pipelined in one round trip and run by the server in the order written.
-pub fn update_assignment<'f>(
-    conn: &mut AsyncPgConnection,
+pub fn update_assignment<'c, 'f>(
+    mut conn: &'c AsyncPgConnection,
     id: Uuid,
     form: &'f AssignmentUpdateForm,
-) -> impl std::future::Future<Output = StorageResult<AssignmentRow>> + Send + use<'f> {
+) -> impl std::future::Future<Output = StorageResult<AssignmentRow>> + Send + use<'c, 'f> {
     let q = diesel::update(assignments::table.find(id))
         .set(form)
         .returning(AssignmentRow::as_returning())
-        .get_result(conn);
+        .get_result(&mut conn);
     async move { Ok(q.await?) }
 }
 

@@ -21,13 +21,13 @@ pub async fn insert(
 }
 
 /// A round; `include_drafts` false hides drafts (they are not found).
-// Returns a future that does not borrow `conn`: several can be awaited together
+// Borrows `conn` shared: several such futures can be awaited together
 // (`try_join!`), pipelined in one round trip and run by the server in the order written.
-pub fn get(
-    conn: &mut AsyncPgConnection,
+pub fn get<'c>(
+    mut conn: &'c AsyncPgConnection,
     id: Uuid,
     include_drafts: bool,
-) -> impl Future<Output = StorageResult<RoundRow>> + Send + use<> {
+) -> impl Future<Output = StorageResult<RoundRow>> + Send + use<'c> {
     let mut q = rounds::table
         .find(id)
         .select(RoundRow::as_select())
@@ -35,7 +35,7 @@ pub fn get(
     if !include_drafts {
         q = q.filter(rounds::status.ne("draft"));
     }
-    let q = q.first(conn);
+    let q = q.first(&mut conn);
     async move { Ok(q.await?) }
 }
 

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use gongyi::domain::user::Role;
 use gongyi::service::rounds::RoundSpec;
@@ -75,28 +74,24 @@ pub async fn funded_grant(
     let award: rust_decimal::Decimal = award.parse().unwrap();
     let mut conn = app.db.conn().await.unwrap();
     let grant = conn
-        .transaction::<_, gongyi::service::Error, _>(|conn| {
-            async move {
-                for s in ["closed", "reviewing", "decided"] {
-                    diesel::update(rounds::table.find(round_id))
-                        .set(rounds::status.eq(s))
-                        .execute(conn)
-                        .await?;
-                }
-                diesel::update(applications::table.find(app_id))
-                    .set((
-                        applications::status.eq("approved"),
-                        applications::award_amount.eq(Some(award)),
-                    ))
+        .transaction::<_, gongyi::service::Error, _>(async move |conn| {
+            for s in ["closed", "reviewing", "decided"] {
+                diesel::update(rounds::table.find(round_id))
+                    .set(rounds::status.eq(s))
                     .execute(conn)
                     .await?;
-                let row = gongyi::storage::applications::lock(conn, app_id).await?;
-                let spec = RoundSpec::from_row(
-                    &gongyi::storage::rounds::get(conn, round_id, true).await?,
-                )?;
-                gongyi::service::grants::create_for_approved(conn, None, &row, &spec).await
             }
-            .scope_boxed()
+            diesel::update(applications::table.find(app_id))
+                .set((
+                    applications::status.eq("approved"),
+                    applications::award_amount.eq(Some(award)),
+                ))
+                .execute(conn)
+                .await?;
+            let row = gongyi::storage::applications::lock(conn, app_id).await?;
+            let spec =
+                RoundSpec::from_row(&gongyi::storage::rounds::get(conn, round_id, true).await?)?;
+            gongyi::service::grants::create_for_approved(conn, None, &row, &spec).await
         })
         .await
         .expect("grant created");

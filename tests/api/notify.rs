@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncConnection;
 use gongyi::domain::money::Money;
 use gongyi::domain::user::{Language, Role};
@@ -63,8 +62,8 @@ async fn enqueue_many(app: &TestApp, n: usize) -> Vec<String> {
     let mut conn = app.db.conn().await.unwrap();
     let to2 = to.clone();
     let queued = conn
-        .transaction::<_, StorageError, _>(|conn| {
-            async move { notify::enqueue(conn, &to2, &event("批量通知")).await }.scope_boxed()
+        .transaction::<_, StorageError, _>(async move |conn| {
+            notify::enqueue(conn, &to2, &event("批量通知")).await
         })
         .await
         .unwrap();
@@ -197,17 +196,14 @@ async fn a_change_that_rolls_back_sends_nothing() {
     // A transaction that queued mail and then failed.
     let mut conn = app.db.conn().await.unwrap();
     let result = conn
-        .transaction::<(), StorageError, _>(|conn| {
-            async move {
-                let to = vec![Recipient {
-                    email: "rollback@example.org".into(),
-                    name: "x".into(),
-                    language: Language::Zh,
-                }];
-                assert_eq!(notify::enqueue(conn, &to, &event("回滚")).await?, 1);
-                Err(StorageError::Other(anyhow::anyhow!("the change failed")))
-            }
-            .scope_boxed()
+        .transaction::<(), StorageError, _>(async move |conn| {
+            let to = vec![Recipient {
+                email: "rollback@example.org".into(),
+                name: "x".into(),
+                language: Language::Zh,
+            }];
+            assert_eq!(notify::enqueue(conn, &to, &event("回滚")).await?, 1);
+            Err(StorageError::Other(anyhow::anyhow!("the change failed")))
         })
         .await;
     assert!(result.is_err());
@@ -439,7 +435,7 @@ async fn recipients_are_resolved_deduplicated_and_in_their_own_language() {
     let f2 = app.add_user("f2@example.org", Role::Finance, None).await;
 
     let mut conn = app.db.conn().await.unwrap();
-    let to = notify::recipients_of_organization(&mut conn, org)
+    let to = notify::recipients_of_organization(&conn, org)
         .await
         .unwrap();
     let got: Vec<(&str, Language)> = to.iter().map(|r| (r.email.as_str(), r.language)).collect();

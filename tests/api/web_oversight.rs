@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use gongyi::domain::money::Money;
 use gongyi::domain::user::{Language, Role};
@@ -619,8 +618,8 @@ async fn enqueue_one(app: &TestApp) -> String {
         submitted_at: chrono::Utc::now(),
     };
     let mut conn = app.db.conn().await.unwrap();
-    conn.transaction::<_, StorageError, _>(|conn| {
-        async move { notify::enqueue(conn, &to, &event).await }.scope_boxed()
+    conn.transaction::<_, StorageError, _>(async move |conn| {
+        notify::enqueue(conn, &to, &event).await
     })
     .await
     .unwrap();

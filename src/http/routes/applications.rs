@@ -138,8 +138,8 @@ impl ApplicationView {
 }
 
 async fn full_view(state: &AppState, row: ApplicationRow) -> ApiResult<ApplicationView> {
-    let mut conn = state.db.conn().await?;
-    let lines = applications::budget_lines(&mut conn, row.id).await?;
+    let conn = state.db.conn().await?;
+    let lines = applications::budget_lines(&conn, row.id).await?;
     ApplicationView::from_row(row, Some(lines))
 }
 

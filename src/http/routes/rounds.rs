@@ -246,8 +246,8 @@ pub async fn get_round(
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(roles::ANY)?;
-    let mut conn = state.db.conn().await?;
-    let row = rounds::get(&mut conn, path.into_inner(), caller.is(Role::Admin)).await?;
+    let conn = state.db.conn().await?;
+    let row = rounds::get(&conn, path.into_inner(), caller.is(Role::Admin)).await?;
     Ok(HttpResponse::Ok().json(RoundView::from_row(row)?))
 }
 

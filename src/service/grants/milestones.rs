@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -346,8 +345,7 @@ async fn record(
     confirmed: Option<&str>,
 ) -> Result<GrantRow, Error> {
     input.check_shape()?;
-    run_transaction(db, |conn| {
-        async move {
+    run_transaction(db, async move |conn| {
             let visible = grants::get(conn, caller.organization_scope(), grant_id).await?;
             // Lock order: grant, organization, application (submission locks organization first too).
             let before = grants::lock(conn, visible.id).await?;
@@ -561,8 +559,6 @@ async fn record(
             )
             .await?;
             Ok(after)
-        }
-        .scope_boxed()
-    })
+        })
     .await
 }

@@ -2,7 +2,6 @@
 //! record the bank payment.
 
 use chrono::{NaiveDate, Utc};
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -128,103 +127,100 @@ pub async fn request_payout(
                 .field("note"),
         ));
     }
-    run_transaction(db, |conn| {
-        async move {
-            // The key first: a concurrent twin waits here until this transaction ends.
-            if let Some(replay) = claim_or_replay(conn, caller, &idem).await? {
-                return Ok(replay);
-            }
-            let visible = grants::get(conn, caller.organization_scope(), grant_id).await?;
-            let grant = grants::lock(conn, visible.id).await?;
-            if grant.status == GrantStatus::Terminated.as_str() {
-                return Err(Error::invalid_state("the grant is terminated"));
-            }
-            let tranches = grants::tranches_of(conn, &[grant_id]).await?;
-            let tranche = tranches
-                .iter()
-                .find(|t| t.number == input.tranche_number as i32)
-                .ok_or_else(|| {
-                    Error::invalid(
-                        Violation::new("tranche", "the grant has no tranche with this number")
-                            .limit(format!("1..{}", tranches.len()))
-                            .actual(input.tranche_number)
-                            .field("tranche_number"),
-                    )
-                })?;
-            if tranche.status != TrancheStatus::Due.as_str() {
-                return Err(Error::invalid_state(format!(
-                    "tranche {} is {}; only a due tranche can be paid out",
-                    tranche.number, tranche.status
-                )));
-            }
-            let mut v = Vec::new();
-            let held = money(tranche.requested_total)?;
-            let limit = money(tranche.amount)?;
-            if !fits(held, limit, input.amount) {
-                v.push(
-                    Violation::new(
-                        "tranche_limit",
-                        "requested, approved and paid payouts of a tranche never exceed it",
-                    )
-                    .limit(remaining(held, limit))
+    run_transaction(db, async move |conn| {
+        // The key first: a concurrent twin waits here until this transaction ends.
+        if let Some(replay) = claim_or_replay(conn, caller, &idem).await? {
+            return Ok(replay);
+        }
+        let visible = grants::get(conn, caller.organization_scope(), grant_id).await?;
+        let grant = grants::lock(conn, visible.id).await?;
+        if grant.status == GrantStatus::Terminated.as_str() {
+            return Err(Error::invalid_state("the grant is terminated"));
+        }
+        let tranches = grants::tranches_of(conn, &[grant_id]).await?;
+        let tranche = tranches
+            .iter()
+            .find(|t| t.number == input.tranche_number as i32)
+            .ok_or_else(|| {
+                Error::invalid(
+                    Violation::new("tranche", "the grant has no tranche with this number")
+                        .limit(format!("1..{}", tranches.len()))
+                        .actual(input.tranche_number)
+                        .field("tranche_number"),
+                )
+            })?;
+        if tranche.status != TrancheStatus::Due.as_str() {
+            return Err(Error::invalid_state(format!(
+                "tranche {} is {}; only a due tranche can be paid out",
+                tranche.number, tranche.status
+            )));
+        }
+        let mut v = Vec::new();
+        let held = money(tranche.requested_total)?;
+        let limit = money(tranche.amount)?;
+        if !fits(held, limit, input.amount) {
+            v.push(
+                Violation::new(
+                    "tranche_limit",
+                    "requested, approved and paid payouts of a tranche never exceed it",
+                )
+                .limit(remaining(held, limit))
+                .actual(input.amount)
+                .field("amount"),
+            );
+        }
+        let (g_held, g_limit) = (money(grant.requested_total)?, money(grant.amount)?);
+        if !fits(g_held, g_limit, input.amount) {
+            v.push(
+                Violation::new("award_limit", "payouts of a grant never exceed the award")
+                    .limit(remaining(g_held, g_limit))
                     .actual(input.amount)
                     .field("amount"),
-                );
-            }
-            let (g_held, g_limit) = (money(grant.requested_total)?, money(grant.amount)?);
-            if !fits(g_held, g_limit, input.amount) {
-                v.push(
-                    Violation::new("award_limit", "payouts of a grant never exceed the award")
-                        .limit(remaining(g_held, g_limit))
-                        .actual(input.amount)
-                        .field("amount"),
-                );
-            }
-            if !v.is_empty() {
-                return Err(Error::RuleViolation(v));
-            }
-            let row = grants::insert_payout(
-                conn,
-                &PayoutInsertForm {
-                    id: Uuid::new_v4(),
-                    grant_id,
-                    tranche_id: tranche.id,
-                    amount: input.amount.amount(),
-                    status: PayoutStatus::Requested.as_str().into(),
-                    note,
-                    requested_by: caller.user_id,
-                },
-            )
-            .await?;
-            let view = PayoutView::from_row(&row, tranche.number)?;
-            crate::service::audit(
-                conn,
-                Some(caller),
-                "payout.requested",
-                "payout",
-                row.id,
-                None::<&()>,
-                Some(&view),
-            )
-            .await?;
-            crate::service::notices::payout_awaiting_approval(
-                conn,
-                caller,
-                row.id,
-                grant_id,
-                tranche.number,
-                row.amount,
-            )
-            .await?;
-            let body = serde_json::to_value(&view).map_err(|e| Error::Internal(e.into()))?;
-            grants::save_response(conn, caller.user_id, &idem.key, 201, &body).await?;
-            Ok(Replayable {
-                status: 201,
-                body,
-                replayed: false,
-            })
+            );
         }
-        .scope_boxed()
+        if !v.is_empty() {
+            return Err(Error::RuleViolation(v));
+        }
+        let row = grants::insert_payout(
+            conn,
+            &PayoutInsertForm {
+                id: Uuid::new_v4(),
+                grant_id,
+                tranche_id: tranche.id,
+                amount: input.amount.amount(),
+                status: PayoutStatus::Requested.as_str().into(),
+                note,
+                requested_by: caller.user_id,
+            },
+        )
+        .await?;
+        let view = PayoutView::from_row(&row, tranche.number)?;
+        crate::service::audit(
+            conn,
+            Some(caller),
+            "payout.requested",
+            "payout",
+            row.id,
+            None::<&()>,
+            Some(&view),
+        )
+        .await?;
+        crate::service::notices::payout_awaiting_approval(
+            conn,
+            caller,
+            row.id,
+            grant_id,
+            tranche.number,
+            row.amount,
+        )
+        .await?;
+        let body = serde_json::to_value(&view).map_err(|e| Error::Internal(e.into()))?;
+        grants::save_response(conn, caller.user_id, &idem.key, 201, &body).await?;
+        Ok(Replayable {
+            status: 201,
+            body,
+            replayed: false,
+        })
     })
     .await
 }
@@ -268,8 +264,7 @@ pub async fn decide(
             ));
         }
     }
-    run_transaction(db, |conn| {
-        async move {
+    run_transaction(db, async move |conn| {
             if let Some(idem) = &idem {
                 if let Some(replay) = claim_or_replay(conn, caller, idem).await? {
                     return Ok(replay);
@@ -395,8 +390,6 @@ pub async fn decide(
                 body,
                 replayed: false,
             })
-        }
-        .scope_boxed()
-    })
+        })
     .await
 }

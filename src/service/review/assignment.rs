@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Utc;
-use diesel_async::scoped_futures::ScopedFutureExt;
 use uuid::Uuid;
 
 use super::round_status;
@@ -50,128 +49,122 @@ pub async fn assign(
     round_id: Uuid,
     mode: AssignMode,
 ) -> Result<AssignOutcome, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            let round_row = rounds::lock(conn, round_id).await?;
-            let status = round_status(&round_row)?;
-            if !matches!(status, RoundStatus::Closed | RoundStatus::Reviewing) {
-                return Err(Error::invalid_state(format!(
-                    "reviewers are assigned once the round is closed; this one is {status}"
-                )));
+    run_transaction(db, async move |conn| {
+        let round_row = rounds::lock(conn, round_id).await?;
+        let status = round_status(&round_row)?;
+        if !matches!(status, RoundStatus::Closed | RoundStatus::Reviewing) {
+            return Err(Error::invalid_state(format!(
+                "reviewers are assigned once the round is closed; this one is {status}"
+            )));
+        }
+        let spec = RoundSpec::from_row(&round_row)?;
+        let apps =
+            review::round_applications(conn, round_id, &[ApplicationStatus::UnderReview.as_str()])
+                .await?;
+        let members = review::members(conn, round_id).await?;
+        let existing = review::round_assignments(conn, round_id).await?;
+        let panel: Vec<PanelReviewer> = members
+            .iter()
+            .map(|m| PanelReviewer {
+                reviewer_id: m.reviewer_id,
+                affiliations: m.affiliations.iter().copied().collect(),
+            })
+            .collect();
+        let (pairs, shortfalls) = match mode {
+            AssignMode::Auto { per_application } => {
+                let k = per_application.unwrap_or(spec.rules.min_reviewers);
+                if k == 0 || k > 50 {
+                    return Err(Error::invalid(
+                        Violation::new("range", "reviewers_per_application is 1 to 50")
+                            .limit("1..50")
+                            .actual(k)
+                            .field("reviewers_per_application"),
+                    ));
+                }
+                let ex: Vec<ExistingAssignment> = existing
+                    .iter()
+                    .map(|a| ExistingAssignment {
+                        application_id: a.application_id,
+                        reviewer_id: a.reviewer_id,
+                        active: a.status != AssignmentStatus::Recused.as_str(),
+                    })
+                    .collect();
+                let targets: Vec<(Uuid, Uuid)> =
+                    apps.iter().map(|a| (a.id, a.organization_id)).collect();
+                auto_assign(&targets, &panel, &ex, k)
             }
-            let spec = RoundSpec::from_row(&round_row)?;
-            let apps = review::round_applications(
+            AssignMode::Manual(pairs) => {
+                check_manual(&pairs, &apps, &panel, &existing)?;
+                (
+                    pairs
+                        .iter()
+                        .map(|p| (p.application_id, p.reviewer_id))
+                        .collect(),
+                    vec![],
+                )
+            }
+        };
+        let forms: Vec<AssignmentInsertForm> = pairs
+            .iter()
+            .map(|(app, rev)| AssignmentInsertForm {
+                id: Uuid::new_v4(),
+                round_id,
+                application_id: *app,
+                reviewer_id: *rev,
+                assigned_by: caller.user_id,
+            })
+            .collect();
+        let created = review::insert_assignments(conn, &forms).await?;
+        if status == RoundStatus::Closed && !created.is_empty() {
+            rounds::update(
                 conn,
                 round_id,
-                &[ApplicationStatus::UnderReview.as_str()],
+                &RoundUpdateForm {
+                    status: Some(RoundStatus::Reviewing.as_str().into()),
+                    updated_at: Some(Utc::now()),
+                    ..Default::default()
+                },
             )
             .await?;
-            let members = review::members(conn, round_id).await?;
-            let existing = review::round_assignments(conn, round_id).await?;
-            let panel: Vec<PanelReviewer> = members
-                .iter()
-                .map(|m| PanelReviewer {
-                    reviewer_id: m.reviewer_id,
-                    affiliations: m.affiliations.iter().copied().collect(),
-                })
-                .collect();
-            let (pairs, shortfalls) = match mode {
-                AssignMode::Auto { per_application } => {
-                    let k = per_application.unwrap_or(spec.rules.min_reviewers);
-                    if k == 0 || k > 50 {
-                        return Err(Error::invalid(
-                            Violation::new("range", "reviewers_per_application is 1 to 50")
-                                .limit("1..50")
-                                .actual(k)
-                                .field("reviewers_per_application"),
-                        ));
-                    }
-                    let ex: Vec<ExistingAssignment> = existing
-                        .iter()
-                        .map(|a| ExistingAssignment {
-                            application_id: a.application_id,
-                            reviewer_id: a.reviewer_id,
-                            active: a.status != AssignmentStatus::Recused.as_str(),
-                        })
-                        .collect();
-                    let targets: Vec<(Uuid, Uuid)> =
-                        apps.iter().map(|a| (a.id, a.organization_id)).collect();
-                    auto_assign(&targets, &panel, &ex, k)
-                }
-                AssignMode::Manual(pairs) => {
-                    check_manual(&pairs, &apps, &panel, &existing)?;
-                    (
-                        pairs
-                            .iter()
-                            .map(|p| (p.application_id, p.reviewer_id))
-                            .collect(),
-                        vec![],
-                    )
-                }
-            };
-            let forms: Vec<AssignmentInsertForm> = pairs
-                .iter()
-                .map(|(app, rev)| AssignmentInsertForm {
-                    id: Uuid::new_v4(),
-                    round_id,
-                    application_id: *app,
-                    reviewer_id: *rev,
-                    assigned_by: caller.user_id,
-                })
-                .collect();
-            let created = review::insert_assignments(conn, &forms).await?;
-            if status == RoundStatus::Closed && !created.is_empty() {
-                rounds::update(
-                    conn,
-                    round_id,
-                    &RoundUpdateForm {
-                        status: Some(RoundStatus::Reviewing.as_str().into()),
-                        updated_at: Some(Utc::now()),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-                crate::service::audit(
-                    conn,
-                    Some(caller),
-                    "round.reviewing",
-                    "round",
-                    round_id,
-                    Some(&serde_json::json!({"status": status})),
-                    Some(&serde_json::json!({"status": RoundStatus::Reviewing})),
-                )
-                .await?;
-            }
-            let mut per_reviewer: BTreeMap<Uuid, u32> = BTreeMap::new();
-            for a in &created {
-                *per_reviewer.entry(a.reviewer_id).or_default() += 1;
-            }
-            crate::service::notices::reviewers_assigned(
+            crate::service::audit(
                 conn,
-                &round_row,
-                &per_reviewer.into_iter().collect::<Vec<_>>(),
+                Some(caller),
+                "round.reviewing",
+                "round",
+                round_id,
+                Some(&serde_json::json!({"status": status})),
+                Some(&serde_json::json!({"status": RoundStatus::Reviewing})),
             )
             .await?;
-            for a in &created {
-                crate::service::audit(
-                    conn,
-                    Some(caller),
-                    "assignment.created",
-                    "assignment",
-                    a.id,
-                    None::<&()>,
-                    Some(&serde_json::json!({
-                        "application_id": a.application_id, "reviewer_id": a.reviewer_id
-                    })),
-                )
-                .await?;
-            }
-            Ok(AssignOutcome {
-                created,
-                shortfalls,
-            })
         }
-        .scope_boxed()
+        let mut per_reviewer: BTreeMap<Uuid, u32> = BTreeMap::new();
+        for a in &created {
+            *per_reviewer.entry(a.reviewer_id).or_default() += 1;
+        }
+        crate::service::notices::reviewers_assigned(
+            conn,
+            &round_row,
+            &per_reviewer.into_iter().collect::<Vec<_>>(),
+        )
+        .await?;
+        for a in &created {
+            crate::service::audit(
+                conn,
+                Some(caller),
+                "assignment.created",
+                "assignment",
+                a.id,
+                None::<&()>,
+                Some(&serde_json::json!({
+                    "application_id": a.application_id, "reviewer_id": a.reviewer_id
+                })),
+            )
+            .await?;
+        }
+        Ok(AssignOutcome {
+            created,
+            shortfalls,
+        })
     })
     .await
 }

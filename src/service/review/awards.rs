@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use chrono::{Duration, Utc};
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -120,8 +119,7 @@ pub async fn publish(
     round_id: Uuid,
     adjustments: Vec<Adjustment>,
 ) -> Result<(AwardDecisionRow, AwardPlan), Error> {
-    run_transaction(db, |conn| {
-        async move {
+    run_transaction(db, async move |conn| {
             let round = rounds::lock(conn, round_id).await?;
             let status = round_status(&round)?;
             if status != RoundStatus::Reviewing {
@@ -207,9 +205,7 @@ pub async fn publish(
             )
             .await?;
             Ok((row, plan))
-        }
-        .scope_boxed()
-    })
+        })
     .await
 }
 
@@ -222,53 +218,48 @@ pub async fn record_objection(
     objection: String,
     resolution: Option<String>,
 ) -> Result<AwardObjectionRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            rounds::lock(conn, round_id).await?;
-            let decision = review::decision(conn, round_id).await?;
-            if decision.as_ref().map(|d| d.status.as_str()) != Some("public_notice") {
-                return Err(Error::invalid_state(
-                    "objections are recorded during the public notice of an award decision",
+    run_transaction(db, async move |conn| {
+        rounds::lock(conn, round_id).await?;
+        let decision = review::decision(conn, round_id).await?;
+        if decision.as_ref().map(|d| d.status.as_str()) != Some("public_notice") {
+            return Err(Error::invalid_state(
+                "objections are recorded during the public notice of an award decision",
+            ));
+        }
+        if let Some(app) = application_id {
+            let a = applications::get(conn, Scope::All, app).await;
+            if !a.is_ok_and(|a| a.round_id == round_id) {
+                return Err(Error::invalid(
+                    Violation::new("reference", "no such application in this round")
+                        .actual(app)
+                        .field("application_id"),
                 ));
             }
-            if let Some(app) = application_id {
-                let a = applications::get(conn, Scope::All, app).await;
-                if !a.is_ok_and(|a| a.round_id == round_id) {
-                    return Err(Error::invalid(
-                        Violation::new("reference", "no such application in this round")
-                            .actual(app)
-                            .field("application_id"),
-                    ));
-                }
-            }
-            let row = review::insert_objection(
-                conn,
-                &AwardObjectionRow {
-                    id: Uuid::new_v4(),
-                    round_id,
-                    application_id,
-                    objection: objection.trim().to_string(),
-                    resolution: resolution.map(|r| r.trim().to_string()),
-                    recorded_by: caller.user_id,
-                    recorded_at: Utc::now(),
-                },
-            )
-            .await?;
-            crate::service::audit(
-                conn,
-                Some(caller),
-                "awards.objection_recorded",
-                "round",
-                round_id,
-                None::<&()>,
-                Some(
-                    &serde_json::json!({"objection_id": row.id, "application_id": application_id}),
-                ),
-            )
-            .await?;
-            Ok(row)
         }
-        .scope_boxed()
+        let row = review::insert_objection(
+            conn,
+            &AwardObjectionRow {
+                id: Uuid::new_v4(),
+                round_id,
+                application_id,
+                objection: objection.trim().to_string(),
+                resolution: resolution.map(|r| r.trim().to_string()),
+                recorded_by: caller.user_id,
+                recorded_at: Utc::now(),
+            },
+        )
+        .await?;
+        crate::service::audit(
+            conn,
+            Some(caller),
+            "awards.objection_recorded",
+            "round",
+            round_id,
+            None::<&()>,
+            Some(&serde_json::json!({"objection_id": row.id, "application_id": application_id})),
+        )
+        .await?;
+        Ok(row)
     })
     .await
 }
@@ -281,103 +272,97 @@ pub async fn finalize(
     caller: &Caller,
     round_id: Uuid,
 ) -> Result<AwardDecisionRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            let round = rounds::lock(conn, round_id).await?;
-            let status = round_status(&round)?;
-            let decision = review::decision(conn, round_id).await?;
-            let Some(decision) = decision.filter(|d| d.status == "public_notice") else {
-                return Err(Error::invalid_state(
-                    "there is no award decision in public notice to finalize",
-                ));
+    run_transaction(db, async move |conn| {
+        let round = rounds::lock(conn, round_id).await?;
+        let status = round_status(&round)?;
+        let decision = review::decision(conn, round_id).await?;
+        let Some(decision) = decision.filter(|d| d.status == "public_notice") else {
+            return Err(Error::invalid_state(
+                "there is no award decision in public notice to finalize",
+            ));
+        };
+        if status != RoundStatus::Reviewing {
+            return Err(Error::invalid_state(format!(
+                "the round is {status}, not reviewing"
+            )));
+        }
+        let now = Utc::now();
+        if now < decision.notice_until {
+            return Err(Error::invalid_state(format!(
+                "the public notice runs until {}",
+                decision.notice_until.to_rfc3339()
+            )));
+        }
+        let lines = review::award_lines(conn, round_id).await?;
+        let total = crate::domain::arith::saturating_sum(lines.iter().map(|l| l.amount));
+        if total > round.total_pool || total != decision.total_awarded {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "award lines add up to {total}, decision says {}",
+                decision.total_awarded
+            )));
+        }
+        let funded: HashMap<Uuid, Decimal> = lines
+            .iter()
+            .filter(|l| l.outcome == AwardOutcome::Funded.as_str())
+            .map(|l| (l.application_id, l.amount))
+            .collect();
+        let apps =
+            review::round_applications(conn, round_id, &[ApplicationStatus::UnderReview.as_str()])
+                .await?;
+        for app in apps {
+            let (next, amount) = match funded.get(&app.id) {
+                Some(a) => (ApplicationStatus::Approved, Some(*a)),
+                None => (ApplicationStatus::Rejected, None),
             };
-            if status != RoundStatus::Reviewing {
-                return Err(Error::invalid_state(format!(
-                    "the round is {status}, not reviewing"
-                )));
-            }
-            let now = Utc::now();
-            if now < decision.notice_until {
-                return Err(Error::invalid_state(format!(
-                    "the public notice runs until {}",
-                    decision.notice_until.to_rfc3339()
-                )));
-            }
-            let lines = review::award_lines(conn, round_id).await?;
-            let total = crate::domain::arith::saturating_sum(lines.iter().map(|l| l.amount));
-            if total > round.total_pool || total != decision.total_awarded {
-                return Err(Error::Internal(anyhow::anyhow!(
-                    "award lines add up to {total}, decision says {}",
-                    decision.total_awarded
-                )));
-            }
-            let funded: HashMap<Uuid, Decimal> = lines
-                .iter()
-                .filter(|l| l.outcome == AwardOutcome::Funded.as_str())
-                .map(|l| (l.application_id, l.amount))
-                .collect();
-            let apps = review::round_applications(
+            applications::lock(conn, app.id).await?;
+            let updated = applications::update(
                 conn,
-                round_id,
-                &[ApplicationStatus::UnderReview.as_str()],
-            )
-            .await?;
-            for app in apps {
-                let (next, amount) = match funded.get(&app.id) {
-                    Some(a) => (ApplicationStatus::Approved, Some(*a)),
-                    None => (ApplicationStatus::Rejected, None),
-                };
-                applications::lock(conn, app.id).await?;
-                let updated = applications::update(
-                    conn,
-                    app.id,
-                    &ApplicationUpdateForm {
-                        status: Some(next.as_str().into()),
-                        award_amount: Some(amount),
-                        updated_at: Some(now),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-                crate::service::audit(
-                    conn,
-                    Some(caller),
-                    &format!("application.{next}"),
-                    "application",
-                    app.id,
-                    Some(&serde_json::json!({"status": "under_review"})),
-                    Some(&serde_json::json!({"status": next, "award_amount": amount})),
-                )
-                .await?;
-                if next == ApplicationStatus::Approved {
-                    on_approved(conn, caller, &updated, &round).await?;
-                }
-                crate::service::notices::award_decision(conn, &round, &updated, amount).await?;
-            }
-            rounds::update(
-                conn,
-                round_id,
-                &RoundUpdateForm {
-                    status: Some(RoundStatus::Decided.as_str().into()),
+                app.id,
+                &ApplicationUpdateForm {
+                    status: Some(next.as_str().into()),
+                    award_amount: Some(amount),
                     updated_at: Some(now),
                     ..Default::default()
                 },
             )
             .await?;
-            let row = review::finalize_decision(conn, round_id, caller.user_id, now).await?;
             crate::service::audit(
                 conn,
                 Some(caller),
-                "awards.finalized",
-                "round",
-                round_id,
-                Some(&serde_json::json!({"status": "reviewing"})),
-                Some(&serde_json::json!({"status": "decided", "total_awarded": row.total_awarded})),
+                &format!("application.{next}"),
+                "application",
+                app.id,
+                Some(&serde_json::json!({"status": "under_review"})),
+                Some(&serde_json::json!({"status": next, "award_amount": amount})),
             )
             .await?;
-            Ok(row)
+            if next == ApplicationStatus::Approved {
+                on_approved(conn, caller, &updated, &round).await?;
+            }
+            crate::service::notices::award_decision(conn, &round, &updated, amount).await?;
         }
-        .scope_boxed()
+        rounds::update(
+            conn,
+            round_id,
+            &RoundUpdateForm {
+                status: Some(RoundStatus::Decided.as_str().into()),
+                updated_at: Some(now),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let row = review::finalize_decision(conn, round_id, caller.user_id, now).await?;
+        crate::service::audit(
+            conn,
+            Some(caller),
+            "awards.finalized",
+            "round",
+            round_id,
+            Some(&serde_json::json!({"status": "reviewing"})),
+            Some(&serde_json::json!({"status": "decided", "total_awarded": row.total_awarded})),
+        )
+        .await?;
+        Ok(row)
     })
     .await
 }

@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
-use diesel_async::scoped_futures::ScopedFutureExt;
 use uuid::Uuid;
 
 use super::round_status;
@@ -24,8 +23,7 @@ pub async fn add_reviewer(
     reviewer_id: Uuid,
     affiliations: Vec<Uuid>,
 ) -> Result<PanelMemberRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
+    run_transaction(db, async move |conn| {
             let round = rounds::lock(conn, round_id).await?;
             let status = round_status(&round)?;
             if matches!(
@@ -114,14 +112,12 @@ pub async fn add_reviewer(
             )
             .await?;
             Ok(row)
-        }
-        .scope_boxed()
-    })
+        })
     .await
 }
 
 pub async fn panel(db: &Database, round_id: Uuid) -> Result<Vec<PanelMemberRow>, Error> {
     let mut conn = db.conn().await?;
-    rounds::get(&mut conn, round_id, true).await?;
+    rounds::get(&conn, round_id, true).await?;
     Ok(review::members(&mut conn, round_id).await?)
 }

@@ -115,7 +115,7 @@ pub async fn ranking(
 
 pub async fn round_ranking(db: &Database, round_id: Uuid) -> Result<RoundRanking, Error> {
     let mut conn = db.conn().await?;
-    let round = rounds::get(&mut conn, round_id, true).await?;
+    let round = rounds::get(&conn, round_id, true).await?;
     let status = round_status(&round)?;
     if matches!(status, RoundStatus::Draft | RoundStatus::Open) {
         return Err(Error::invalid_state(format!(

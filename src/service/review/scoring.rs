@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -138,56 +137,53 @@ pub async fn save_scores(
     scores: BTreeMap<String, Decimal>,
     comment: Option<String>,
 ) -> Result<AssignmentRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            let (row, round) = own_assignment(conn, caller, id).await?;
-            require_reviewing(&round)?;
-            let status: AssignmentStatus = parse_text(&row.status)?;
-            if status != AssignmentStatus::Assigned {
-                return Err(Error::invalid_state(format!(
-                    "the assignment is {status}: scores are locked"
-                )));
-            }
-            let spec = RoundSpec::from_row(&round)?;
-            let mut v = check_scores(&spec.rubric, &spec.party_points, &scores, false);
-            if let Some(c) = &comment {
-                let n = c.chars().count();
-                if n > 5000 {
-                    v.push(
-                        Violation::new("length", "a comment has at most 5000 characters")
-                            .limit(5000)
-                            .actual(n)
-                            .field("comment"),
-                    );
-                }
-            }
-            if !v.is_empty() {
-                return Err(Error::Validation(v));
-            }
-            let after = scores_to_json(&scores);
-            let event = crate::service::audit_event(
-                Some(caller),
-                "assignment.scores_saved",
-                "assignment",
-                id,
-                Some(&row.scores),
-                Some(&after),
-            );
-            let form = AssignmentUpdateForm {
-                scores: Some(after),
-                judged_total: Some(Some(judged_total(&scores))),
-                comment: comment.map(|c| c.trim().to_string()),
-                updated_at: Some(Utc::now()),
-                ..Default::default()
-            };
-            // The update and its audit event in one round trip.
-            let (updated, ()) = futures_util::try_join!(
-                review::update_assignment(conn, id, &form),
-                crate::storage::audit(conn, &event),
-            )?;
-            Ok(updated)
+    run_transaction(db, async move |conn| {
+        let (row, round) = own_assignment(conn, caller, id).await?;
+        require_reviewing(&round)?;
+        let status: AssignmentStatus = parse_text(&row.status)?;
+        if status != AssignmentStatus::Assigned {
+            return Err(Error::invalid_state(format!(
+                "the assignment is {status}: scores are locked"
+            )));
         }
-        .scope_boxed()
+        let spec = RoundSpec::from_row(&round)?;
+        let mut v = check_scores(&spec.rubric, &spec.party_points, &scores, false);
+        if let Some(c) = &comment {
+            let n = c.chars().count();
+            if n > 5000 {
+                v.push(
+                    Violation::new("length", "a comment has at most 5000 characters")
+                        .limit(5000)
+                        .actual(n)
+                        .field("comment"),
+                );
+            }
+        }
+        if !v.is_empty() {
+            return Err(Error::Validation(v));
+        }
+        let after = scores_to_json(&scores);
+        let event = crate::service::audit_event(
+            Some(caller),
+            "assignment.scores_saved",
+            "assignment",
+            id,
+            Some(&row.scores),
+            Some(&after),
+        );
+        let form = AssignmentUpdateForm {
+            scores: Some(after),
+            judged_total: Some(Some(judged_total(&scores))),
+            comment: comment.map(|c| c.trim().to_string()),
+            updated_at: Some(Utc::now()),
+            ..Default::default()
+        };
+        // The update and its audit event in one round trip.
+        let (updated, ()) = futures_util::try_join!(
+            review::update_assignment(conn, id, &form),
+            crate::storage::audit(conn, &event),
+        )?;
+        Ok(updated)
     })
     .await
 }
@@ -198,47 +194,44 @@ pub async fn submit_scores(
     caller: &Caller,
     id: Uuid,
 ) -> Result<AssignmentRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            let (row, round) = own_assignment(conn, caller, id).await?;
-            require_reviewing(&round)?;
-            let status: AssignmentStatus = parse_text(&row.status)?;
-            if status != AssignmentStatus::Assigned {
-                return Err(Error::invalid_state(format!(
-                    "an assignment that is {status} cannot be submitted"
-                )));
-            }
-            let spec = RoundSpec::from_row(&round)?;
-            let scores = scores_from_json(&row.scores)?;
-            let v = check_scores(&spec.rubric, &spec.party_points, &scores, true);
-            if !v.is_empty() {
-                return Err(Error::RuleViolation(v));
-            }
-            let now = Utc::now();
-            let updated = review::update_assignment(
-                conn,
-                id,
-                &AssignmentUpdateForm {
-                    status: Some(AssignmentStatus::Submitted.as_str().into()),
-                    submitted_at: Some(Some(now)),
-                    updated_at: Some(now),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            crate::service::audit(
-                conn,
-                Some(caller),
-                "assignment.submitted",
-                "assignment",
-                id,
-                Some(&serde_json::json!({"status": status})),
-                Some(&serde_json::json!({"status": "submitted", "judged_total": updated.judged_total})),
-            )
-            .await?;
-            Ok(updated)
+    run_transaction(db, async move |conn| {
+        let (row, round) = own_assignment(conn, caller, id).await?;
+        require_reviewing(&round)?;
+        let status: AssignmentStatus = parse_text(&row.status)?;
+        if status != AssignmentStatus::Assigned {
+            return Err(Error::invalid_state(format!(
+                "an assignment that is {status} cannot be submitted"
+            )));
         }
-        .scope_boxed()
+        let spec = RoundSpec::from_row(&round)?;
+        let scores = scores_from_json(&row.scores)?;
+        let v = check_scores(&spec.rubric, &spec.party_points, &scores, true);
+        if !v.is_empty() {
+            return Err(Error::RuleViolation(v));
+        }
+        let now = Utc::now();
+        let updated = review::update_assignment(
+            conn,
+            id,
+            &AssignmentUpdateForm {
+                status: Some(AssignmentStatus::Submitted.as_str().into()),
+                submitted_at: Some(Some(now)),
+                updated_at: Some(now),
+                ..Default::default()
+            },
+        )
+        .await?;
+        crate::service::audit(
+            conn,
+            Some(caller),
+            "assignment.submitted",
+            "assignment",
+            id,
+            Some(&serde_json::json!({"status": status})),
+            Some(&serde_json::json!({"status": "submitted", "judged_total": updated.judged_total})),
+        )
+        .await?;
+        Ok(updated)
     })
     .await
 }
@@ -250,40 +243,37 @@ pub async fn reopen(
     id: Uuid,
     reason: String,
 ) -> Result<AssignmentRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            let (row, round) = own_assignment(conn, caller, id).await?;
-            require_reviewing(&round)?;
-            if row.status != AssignmentStatus::Submitted.as_str() {
-                return Err(Error::invalid_state(format!(
-                    "only a submitted score sheet can be reopened; this one is {}",
-                    row.status
-                )));
-            }
-            let updated = review::update_assignment(
-                conn,
-                id,
-                &AssignmentUpdateForm {
-                    status: Some(AssignmentStatus::Assigned.as_str().into()),
-                    submitted_at: Some(None),
-                    updated_at: Some(Utc::now()),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            crate::service::audit(
-                conn,
-                Some(caller),
-                "assignment.reopened",
-                "assignment",
-                id,
-                Some(&serde_json::json!({"status": "submitted"})),
-                Some(&serde_json::json!({"status": "assigned", "reason": reason})),
-            )
-            .await?;
-            Ok(updated)
+    run_transaction(db, async move |conn| {
+        let (row, round) = own_assignment(conn, caller, id).await?;
+        require_reviewing(&round)?;
+        if row.status != AssignmentStatus::Submitted.as_str() {
+            return Err(Error::invalid_state(format!(
+                "only a submitted score sheet can be reopened; this one is {}",
+                row.status
+            )));
         }
-        .scope_boxed()
+        let updated = review::update_assignment(
+            conn,
+            id,
+            &AssignmentUpdateForm {
+                status: Some(AssignmentStatus::Assigned.as_str().into()),
+                submitted_at: Some(None),
+                updated_at: Some(Utc::now()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        crate::service::audit(
+            conn,
+            Some(caller),
+            "assignment.reopened",
+            "assignment",
+            id,
+            Some(&serde_json::json!({"status": "submitted"})),
+            Some(&serde_json::json!({"status": "assigned", "reason": reason})),
+        )
+        .await?;
+        Ok(updated)
     })
     .await
 }
@@ -296,43 +286,40 @@ pub async fn declare_conflict(
     id: Uuid,
     reason: String,
 ) -> Result<AssignmentRow, Error> {
-    run_transaction(db, |conn| {
-        async move {
-            let (row, round) = own_assignment(conn, caller, id).await?;
-            let rs = round_status(&round)?;
-            if !matches!(rs, RoundStatus::Closed | RoundStatus::Reviewing) {
-                return Err(Error::invalid_state(format!(
-                    "conflicts are declared while the round is under review; it is {rs}"
-                )));
-            }
-            if row.status == AssignmentStatus::Recused.as_str() {
-                return Err(Error::invalid_state("the assignment is already recused"));
-            }
-            let updated = review::update_assignment(
-                conn,
-                id,
-                &AssignmentUpdateForm {
-                    status: Some(AssignmentStatus::Recused.as_str().into()),
-                    conflict_reason: Some(Some(reason.clone())),
-                    submitted_at: Some(None),
-                    updated_at: Some(Utc::now()),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            crate::service::audit(
-                conn,
-                Some(caller),
-                "assignment.recused",
-                "assignment",
-                id,
-                Some(&serde_json::json!({"status": row.status})),
-                Some(&serde_json::json!({"status": "recused", "reason": reason})),
-            )
-            .await?;
-            Ok(updated)
+    run_transaction(db, async move |conn| {
+        let (row, round) = own_assignment(conn, caller, id).await?;
+        let rs = round_status(&round)?;
+        if !matches!(rs, RoundStatus::Closed | RoundStatus::Reviewing) {
+            return Err(Error::invalid_state(format!(
+                "conflicts are declared while the round is under review; it is {rs}"
+            )));
         }
-        .scope_boxed()
+        if row.status == AssignmentStatus::Recused.as_str() {
+            return Err(Error::invalid_state("the assignment is already recused"));
+        }
+        let updated = review::update_assignment(
+            conn,
+            id,
+            &AssignmentUpdateForm {
+                status: Some(AssignmentStatus::Recused.as_str().into()),
+                conflict_reason: Some(Some(reason.clone())),
+                submitted_at: Some(None),
+                updated_at: Some(Utc::now()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        crate::service::audit(
+            conn,
+            Some(caller),
+            "assignment.recused",
+            "assignment",
+            id,
+            Some(&serde_json::json!({"status": row.status})),
+            Some(&serde_json::json!({"status": "recused", "reason": reason})),
+        )
+        .await?;
+        Ok(updated)
     })
     .await
 }
