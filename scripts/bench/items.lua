@@ -2,7 +2,8 @@
 -- wrk threads interleaving (thread k takes items k, k+T, k+2T, ...), so a submit benchmark
 -- never submits the same draft twice. $BENCH_METHOD, $BENCH_PATH (with %s for the id) and an
 -- optional JSON $BENCH_BODY describe the request. Past the last item it wraps around (for a
--- submit run that would show up as 409 errors in the report).
+-- submit run that would show up as 409 errors in the report). With $BENCH_COOKIE set, every
+-- request carries that Cookie header (a signed-in browser session) instead of the item's token.
 local next_tid = 1
 function setup(thread)
   thread:set("tid", next_tid)
@@ -21,12 +22,19 @@ function init(args)
   path = os.getenv("BENCH_PATH")
   body = os.getenv("BENCH_BODY")
   if body == "" then body = nil end
+  cookie = os.getenv("BENCH_COOKIE")
+  if cookie == "" then cookie = nil end
 end
 
 function request()
   local it = items[((i - 1) % #items) + 1]
   i = i + stride
-  local headers = { ["Authorization"] = "Bearer " .. it[2] }
+  local headers
+  if cookie then
+    headers = { ["Cookie"] = cookie }
+  else
+    headers = { ["Authorization"] = "Bearer " .. it[2] }
+  end
   if body then headers["Content-Type"] = "application/json" end
   return wrk.format(method, string.format(path, it[1]), headers, body)
 end

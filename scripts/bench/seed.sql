@@ -93,6 +93,10 @@ INSERT INTO users (id, email, name, role, password_hash)
 SELECT md5('bench-reviewer-' || r)::uuid, 'reviewer' || r || '@bench.gongyi.cn', '评审专家' || r,
        'reviewer', :'pw'
 FROM generate_series(1, 6) r;
+-- The load-test reviewer's API token (gy_bench_r6), for the score step and its pgbench twin.
+INSERT INTO api_tokens (id, user_id, kind, name, digest)
+VALUES (md5('bench-token-r6')::uuid, md5('bench-reviewer-6')::uuid, 'api', 'bench',
+        sha256(convert_to('gy_bench_r6', 'UTF8')));
 INSERT INTO panel_members (round_id, reviewer_id, added_by)
 SELECT md5('bench-round-reviewing')::uuid, md5('bench-reviewer-' || r)::uuid, :'admin_id'
 FROM generate_series(1, 6) r;
