@@ -26,8 +26,8 @@ pub async fn list(
     fetch: i64,
 ) -> Result<Vec<(AuditEventRow, Option<i64>)>, Error> {
     caller.require(roles::ADMIN)?;
-    let mut conn = db.conn().await?;
-    Ok(audit_chain::list(&mut conn, filter, before, fetch).await?)
+    let conn = db.conn().await?;
+    Ok(audit_chain::list(&conn, filter, before, fetch).await?)
 }
 
 /// A page of the trail with the names of the users who acted.

@@ -157,7 +157,7 @@ pub async fn payout_page(db: &Database, caller: &Caller, id: Uuid) -> Result<Pay
         entity_id: Some(id),
         ..AuditFilter::default()
     };
-    let mut history: Vec<AuditEventRow> = audit_chain::list(&mut conn, &filter, None, 200)
+    let mut history: Vec<AuditEventRow> = audit_chain::list(&conn, &filter, None, 200)
         .await?
         .into_iter()
         .map(|(e, _)| e)

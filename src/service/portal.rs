@@ -17,7 +17,7 @@ use crate::storage::grants::{self, GrantFilter};
 use crate::storage::models::{
     ApplicationRow, AuditEventRow, BudgetLineRow, GrantRow, OrganizationRow, RoundRow,
 };
-use crate::storage::{organizations, rounds, Database, Scope};
+use crate::storage::{organizations, rounds, Database};
 
 /// An open round as an applicant sees it, with the places its organization has used.
 pub struct OpenRound {
@@ -123,25 +123,22 @@ pub async fn application_page(
 ) -> Result<ApplicationPage, Error> {
     // As in the API: finance works on grants, not applications.
     caller.require(&[Role::Admin, Role::Applicant, Role::Reviewer])?;
-    let mut conn = db.conn().await?;
-    let (application, lines) =
-        applications::get_with_budget(&mut conn, caller.application_scope(), id).await?;
-    let round = rounds::get(&conn, application.round_id, true).await?;
-    let spec = RoundSpec::from_row(&round)?;
-    let organization =
-        organizations::get(&mut conn, Scope::All, application.organization_id).await?;
+    let conn = db.conn().await?;
     let filter = AuditFilter {
         entity_type: Some("application".into()),
         entity_id: Some(id),
         ..AuditFilter::default()
     };
-    let mut history: Vec<AuditEventRow> = audit_chain::list(&mut conn, &filter, None, 200)
-        .await?
-        .into_iter()
-        .map(|(e, _)| e)
-        .collect();
+    // One round trip. The lines and history of an application outside the caller's scope are
+    // read but never returned: the application itself is then not found.
+    let ((application, round, organization, grant), lines, events) = futures_util::try_join!(
+        applications::with_context(&conn, caller.application_scope(), id),
+        applications::budget_lines(&conn, id),
+        audit_chain::list(&conn, &filter, None, 200),
+    )?;
+    let spec = RoundSpec::from_row(&round)?;
+    let mut history: Vec<AuditEventRow> = events.into_iter().map(|(e, _)| e).collect();
     history.reverse();
-    let grant = grants::by_application(&mut conn, id).await?;
     Ok(ApplicationPage {
         application,
         lines,

@@ -5,8 +5,11 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::models::{ApplicationInsertForm, ApplicationRow, ApplicationUpdateForm, BudgetLineRow};
-use super::schema::{applications, assignments, budget_lines};
+use super::models::{
+    ApplicationInsertForm, ApplicationRow, ApplicationUpdateForm, BudgetLineRow, GrantRow,
+    OrganizationRow, RoundRow,
+};
+use super::schema::{applications, assignments, budget_lines, grants, organizations, rounds};
 use super::{Scope, StorageResult};
 
 pub async fn insert(
@@ -63,6 +66,49 @@ pub async fn get_with_budget(
     let row = q.first::<ApplicationRow>(&mut shared);
     let row = async move { Ok::<_, super::StorageError>(row.await?) };
     futures_util::try_join!(row, budget_lines(shared, id))
+}
+
+/// An application within the caller's scope with its round, its organization and its grant
+/// (if any), in one statement. Borrows `conn` shared, so it can be pipelined with the reads of
+/// the application's other parts (`try_join!`).
+pub fn with_context<'c>(
+    mut conn: &'c AsyncPgConnection,
+    scope: Scope,
+    id: Uuid,
+) -> impl Future<Output = StorageResult<(ApplicationRow, RoundRow, OrganizationRow, Option<GrantRow>)>>
+       + Send
+       + use<'c> {
+    let mut q = applications::table
+        .inner_join(rounds::table)
+        .inner_join(organizations::table)
+        .left_join(grants::table.on(grants::application_id.eq(applications::id)))
+        .filter(applications::id.eq(id))
+        .select((
+            ApplicationRow::as_select(),
+            RoundRow::as_select(),
+            OrganizationRow::as_select(),
+            Option::<GrantRow>::as_select(),
+        ))
+        .into_boxed::<diesel::pg::Pg>();
+    let visible = match scope {
+        Scope::All => true,
+        Scope::Organization(org) => {
+            q = q.filter(applications::organization_id.eq(org));
+            true
+        }
+        Scope::Assigned(reviewer) => {
+            q = q.filter(applications::id.eq_any(assigned_to(reviewer)));
+            true
+        }
+        Scope::Nothing => false,
+    };
+    let q = visible.then(|| q.first(&mut conn));
+    async move {
+        match q {
+            Some(q) => Ok(q.await?),
+            None => Err(diesel::result::Error::NotFound.into()),
+        }
+    }
 }
 
 type ByReviewer =

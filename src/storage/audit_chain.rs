@@ -9,6 +9,8 @@
 //! once written. `audit_sealer_state.horizon` records how far that is done, so a pass reads only
 //! events of newer transactions (an index range on `txid`) instead of the whole table.
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
@@ -292,12 +294,13 @@ pub struct AuditFilter {
 }
 
 /// Keyset page of the trail, newest first (by id), each event with its seal position if sealed.
-pub async fn list(
-    conn: &mut AsyncPgConnection,
+// Borrows `conn` shared, so it can be pipelined with other reads (`try_join!`).
+pub fn list<'c>(
+    mut conn: &'c AsyncPgConnection,
     filter: &AuditFilter,
     before_id: Option<i64>,
     limit: i64,
-) -> StorageResult<Vec<(AuditEventRow, Option<i64>)>> {
+) -> impl Future<Output = StorageResult<Vec<(AuditEventRow, Option<i64>)>>> + Send + use<'c> {
     let mut q = audit_events::table
         .left_join(audit_seals::table)
         .select((AuditEventRow::as_select(), audit_seals::seq.nullable()))
@@ -320,8 +323,9 @@ pub async fn list(
     if let Some(id) = before_id {
         q = q.filter(audit_events::id.lt(id));
     }
-    Ok(q.order(audit_events::id.desc())
+    let q = q
+        .order(audit_events::id.desc())
         .limit(limit)
-        .load(conn)
-        .await?)
+        .load(&mut conn);
+    async move { Ok(q.await?) }
 }

@@ -8,6 +8,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::prepared::PrepareExt;
 use super::StorageResult;
 
 /// A payout (or, with `payout_id` none and status `due`, a due tranche without a pending
@@ -93,6 +94,7 @@ pub async fn queue(conn: &mut AsyncPgConnection, limit: i64) -> StorageResult<Ve
     );
     Ok(diesel::sql_query(sql)
         .bind::<BigInt, _>(limit)
+        .prepared()
         .load(conn)
         .await?)
 }
@@ -134,6 +136,7 @@ pub async fn payout_lines(
         .bind::<Nullable<Timestamptz>, _>(at)
         .bind::<Nullable<SqlUuid>, _>(id)
         .bind::<BigInt, _>(limit)
+        .prepared()
         .load(conn)
         .await?)
 }
@@ -143,6 +146,7 @@ pub async fn payout_line(conn: &mut AsyncPgConnection, id: Uuid) -> StorageResul
     let sql = format!("SELECT {PAYOUT_COLUMNS} {PAYOUT_JOINS} WHERE p.id = $1");
     Ok(diesel::sql_query(sql)
         .bind::<SqlUuid, _>(id)
+        .prepared()
         .get_result(conn)
         .await?)
 }
@@ -162,6 +166,7 @@ pub async fn rounds_with_grants(conn: &mut AsyncPgConnection) -> StorageResult<V
           WHERE EXISTS (SELECT 1 FROM grants g WHERE g.round_id = r.id)
           ORDER BY r.created_at DESC, r.id",
     )
+    .prepared()
     .load(conn)
     .await?)
 }
@@ -175,6 +180,7 @@ pub async fn organizations_with_grants(
           WHERE EXISTS (SELECT 1 FROM grants g WHERE g.organization_id = o.id)
           ORDER BY o.name, o.id",
     )
+    .prepared()
     .load(conn)
     .await?)
 }
@@ -190,6 +196,7 @@ pub async fn user_names(
     Ok(
         diesel::sql_query("SELECT id, name FROM users WHERE id = ANY($1)")
             .bind::<diesel::sql_types::Array<SqlUuid>, _>(ids)
+            .prepared()
             .load(conn)
             .await?,
     )
@@ -205,6 +212,7 @@ pub async fn round_names(
     Ok(
         diesel::sql_query("SELECT id, name FROM rounds WHERE id = ANY($1)")
             .bind::<diesel::sql_types::Array<SqlUuid>, _>(ids)
+            .prepared()
             .load(conn)
             .await?,
     )

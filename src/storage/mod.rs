@@ -13,6 +13,7 @@ pub mod office;
 pub mod operations;
 pub mod organizations;
 pub mod outbox;
+pub mod prepared;
 pub mod review;
 pub mod rounds;
 pub mod schema;

@@ -901,3 +901,36 @@ async fn seed_demo_gives_the_finance_users_a_grant_whose_first_tranche_is_due() 
         assert!(due.contains("¥50,000.00"), "{due}");
     }
 }
+
+#[derive(diesel::QueryableByName)]
+struct Prepared {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The work queue's hand-written SQL is kept as a prepared statement on its connection (planning
+/// it cost more than running it), and still answers the due tranche after reuse.
+#[tokio::test]
+async fn the_work_queue_statement_is_prepared_once_per_connection() {
+    let app = spawn_app().await;
+    let s = due_grant(&app, "预备语句测试中心", "8000.00").await;
+    let grant_id: Uuid = s.f.grant.parse().unwrap();
+    let mut conn = app.db.conn().await.expect("connection");
+    for _ in 0..3 {
+        let rows = gongyi::storage::finance::queue(&mut conn, 10)
+            .await
+            .expect("queue");
+        assert!(
+            rows.iter()
+                .any(|r| r.grant_id == grant_id && r.status == "due"),
+            "the due tranche is in the queue"
+        );
+    }
+    let kept: Prepared = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '(SELECT p.id AS payout_id%'",
+    )
+    .get_result(&mut conn)
+    .await
+    .expect("prepared statements");
+    assert_eq!(kept.n, 1, "one prepared statement, reused");
+}
