@@ -39,7 +39,9 @@ impl Caller {
         })
     }
 
-    /// Every handler states which roles may call it, through this.
+    /// Whether the caller's role is one of `allowed`. The API's routes state this through
+    /// their guard (`http::guard::RequireRole`), before the body is read; services and pages
+    /// call it directly.
     pub fn require(&self, allowed: &[Role]) -> Result<(), Forbidden> {
         if allowed.contains(&self.role) {
             Ok(())
@@ -76,7 +78,13 @@ pub mod roles {
     pub const ADMIN: &[Role] = &[Role::Admin];
     pub const APPLICANT: &[Role] = &[Role::Applicant];
     pub const ADMIN_OR_APPLICANT: &[Role] = &[Role::Admin, Role::Applicant];
+    pub const ADMIN_OR_REVIEWER: &[Role] = &[Role::Admin, Role::Reviewer];
+    pub const ADMIN_OR_FINANCE: &[Role] = &[Role::Admin, Role::Finance];
+    /// Who may read applications (reviewers only those assigned to them).
+    pub const ADMIN_APPLICANT_OR_REVIEWER: &[Role] =
+        &[Role::Admin, Role::Applicant, Role::Reviewer];
+    /// Who may read organizations, grants and their money (applicants only their own).
+    pub const ADMIN_APPLICANT_OR_FINANCE: &[Role] = &[Role::Admin, Role::Applicant, Role::Finance];
     pub const REVIEWER: &[Role] = &[Role::Reviewer];
     pub const FINANCE: &[Role] = &[Role::Finance];
-    pub const ANY: &[Role] = &[Role::Admin, Role::Applicant, Role::Reviewer, Role::Finance];
 }

@@ -4,6 +4,7 @@
 pub mod contain_panic;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod openapi;
 pub mod pagination;
 pub mod routes;

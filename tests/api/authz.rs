@@ -11,6 +11,11 @@
 //! the caller may see: never 403, so nothing leaks), `K` any 2xx, `P` authorized: anything but
 //! 401/403/404 and 5xx (bodies are chosen to fail validation or state checks *after*
 //! authorization where possible, so the world does not change under the table).
+//!
+//! The role is checked before the request is parsed: every `U` and `D` cell is also sent with a
+//! body that is not JSON, one of the wrong type and (where the route reads one) a query string
+//! it refuses, and must answer the same. The callers a row allows get 400/422 for those, so the
+//! probes are really bad and the guard does not swallow validation.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -93,8 +98,8 @@ struct Row {
     id: Id,
     /// Sent by the callers the row allows.
     body: Option<Value>,
-    /// Sent by the callers the row refuses: well-formed, so that it is the role or the scope
-    /// that refuses them (the body is read before the handler checks the role).
+    /// Sent by the callers the row refuses: well-formed, so that it is the scope that refuses
+    /// an `N` caller (the body is read before the handler checks the scope, unlike the role).
     refused_body: Option<Value>,
     /// In the order of `CALLERS`.
     expect: [Expect; 7],
@@ -902,6 +907,36 @@ async fn build_world(app: &TestApp) -> World {
     }
 }
 
+/// Not JSON at all (400 `malformed_json` where the body is read).
+const MALFORMED: &str = "{";
+/// JSON of the wrong type for every body the API reads (422 `validation_failed`): a number
+/// where an object belongs (`[]` would do for most, but a body whose fields all default takes
+/// an empty array).
+const WRONG_TYPED: &str = "5";
+/// Every query struct denies unknown parameters (400 `invalid_query`).
+const BAD_QUERY: &str = "no_such_parameter=1&limit=many";
+
+/// The routes that read a query string, as (METHOD, path template), from the OpenAPI document.
+fn query_routes() -> BTreeSet<(String, String)> {
+    let doc = serde_json::to_value(gongyi::http::routes::ApiDoc::openapi()).unwrap();
+    let mut out = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let params = op["parameters"].as_array().into_iter().flatten();
+            if params.clone().any(|p| p["in"] == "query") {
+                out.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// What a request carries besides its token.
+enum Sent<'a> {
+    Json(Option<&'a Value>),
+    Raw(&'static str),
+}
+
 fn matches(expect: Expect, status: u16) -> bool {
     match expect {
         K => (200..300).contains(&status),
@@ -965,6 +1000,7 @@ fn every_served_route_has_a_row_and_every_row_a_route() {
 async fn every_route_answers_every_caller_as_the_matrix_says() {
     let app = spawn_app().await;
     let world = build_world(&app).await;
+    let with_query = query_routes();
     let mut failures = vec![];
     let mut sent = 0;
     for r in table() {
@@ -972,37 +1008,95 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
             Some(id) => r.path.replace("{id}", id),
             None => r.path.to_string(),
         };
+        let reads_query = with_query.contains(&(r.method.to_string(), r.path.to_string()));
         // Refusals first, so an allowed request that changes something cannot change what a
         // refused caller sees.
         let mut order: Vec<usize> = (0..CALLERS.len()).collect();
         order.sort_by_key(|&i| matches!(r.expect[i], K | P));
         for i in order {
-            let mut req = app
-                .client
-                .request(r.method.clone(), format!("{}{}", app.address, path));
-            if let Some(t) = &world.tokens[i] {
-                req = req.bearer_auth(t);
-            }
-            let body = if matches!(r.expect[i], K | P) {
+            let expect = r.expect[i];
+            let body = if matches!(expect, K | P) {
                 &r.body
             } else {
                 &r.refused_body
             };
-            if let Some(b) = body {
-                req = req.json(b);
+            // (query, body, what must be answered) for each request of the cell: the matrix's
+            // own first, then the probes of a guard that answers before the request is parsed.
+            let mut requests = vec![("", Sent::Json(body.as_ref()), Ok(expect))];
+            match expect {
+                U | D => {
+                    requests.push(("", Sent::Raw(MALFORMED), Ok(expect)));
+                    requests.push(("", Sent::Raw(WRONG_TYPED), Ok(expect)));
+                    if reads_query {
+                        requests.push((BAD_QUERY, Sent::Json(body.as_ref()), Ok(expect)));
+                    }
+                }
+                K | P => {
+                    // A row with a body is a route that reads JSON.
+                    if r.body.is_some() {
+                        requests.push(("", Sent::Raw(MALFORMED), Err((400, "malformed_json"))));
+                        requests.push((
+                            "",
+                            Sent::Raw(WRONG_TYPED),
+                            Err((422, "validation_failed")),
+                        ));
+                    }
+                    if reads_query {
+                        requests.push((BAD_QUERY, Sent::Json(None), Err((400, "invalid_query"))));
+                    }
+                }
+                N => {}
             }
-            let res = app.send(req).await;
-            sent += 1;
-            if !matches(r.expect[i], res.status) {
-                failures.push(format!(
-                    "{} {} as {}: expected {:?}, got {} {}",
-                    r.method, r.path, CALLERS[i], r.expect[i], res.status, res.body
-                ));
-            }
-            // A refusal says nothing about the resource: 403 is about the role, 404 is the
-            // same answer as for a resource that does not exist.
-            if res.status == 404 {
-                assert_eq!(res.body["code"], "not_found", "{}", res.body);
+            for (query, body, wanted) in requests {
+                let url = match query {
+                    "" => format!("{}{}", app.address, path),
+                    q => format!("{}{}?{}", app.address, path, q),
+                };
+                let mut req = app.client.request(r.method.clone(), url);
+                if let Some(t) = &world.tokens[i] {
+                    req = req.bearer_auth(t);
+                }
+                let shown = match body {
+                    Sent::Json(None) => String::new(),
+                    Sent::Json(Some(b)) => {
+                        req = req.json(b);
+                        String::new()
+                    }
+                    Sent::Raw(raw) => {
+                        req = req.header("content-type", "application/json").body(raw);
+                        format!(" with body {raw}")
+                    }
+                };
+                let res = app.send(req).await;
+                sent += 1;
+                let ok = match wanted {
+                    Ok(U) => (res.status, res.body["code"].as_str()) == (401, Some("unauthorized")),
+                    Ok(D) => (res.status, res.body["code"].as_str()) == (403, Some("forbidden")),
+                    Ok(e) => matches(e, res.status),
+                    Err((status, code)) => {
+                        (res.status, res.body["code"].as_str()) == (status, Some(code))
+                    }
+                };
+                if !ok {
+                    let wanted = match wanted {
+                        Ok(e) => format!("{e:?}"),
+                        Err((status, code)) => format!("{status} {code}"),
+                    };
+                    failures.push(format!(
+                        "{} {}{}{shown} as {}: expected {wanted}, got {} {}",
+                        r.method,
+                        r.path,
+                        if query.is_empty() { "" } else { "?<bad query>" },
+                        CALLERS[i],
+                        res.status,
+                        res.body
+                    ));
+                }
+                // A refusal says nothing about the resource: 403 is about the role, 404 is the
+                // same answer as for a resource that does not exist.
+                if res.status == 404 {
+                    assert_eq!(res.body["code"], "not_found", "{}", res.body);
+                }
             }
         }
     }
@@ -1013,6 +1107,31 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// The guard's refusal is the problem a handler's was: `forbidden`, its detail in the reader's
+/// language, whatever the body.
+#[tokio::test]
+async fn a_refused_role_reads_why_in_its_language() {
+    let app = spawn_app().await;
+    let (_, finance) = app.signed_in(Role::Finance).await;
+    for (lang, detail) in [
+        (None, "“财务人员”角色无权执行此操作"),
+        (Some("en"), "the `finance` role may not do this"),
+    ] {
+        let mut req = app
+            .client
+            .post(app.url("/rounds"))
+            .bearer_auth(&finance)
+            .header("content-type", "application/json")
+            .body(MALFORMED);
+        if let Some(lang) = lang {
+            req = req.header("accept-language", lang);
+        }
+        let r = app.send(req).await;
+        assert_eq!((r.status, r.code()), (403, "forbidden"), "{}", r.body);
+        assert_eq!(r.body["detail"], detail, "{}", r.body);
+    }
 }
 
 /// A caller that may not see a resource gets exactly what it gets for one that does not exist.

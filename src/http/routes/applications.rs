@@ -9,10 +9,10 @@ use crate::auth::{roles, Caller};
 use crate::domain::budget::{BudgetCategory, BudgetLineInput, FundedBy};
 use crate::domain::lifecycle::ApplicationStatus;
 use crate::domain::money::Money;
-use crate::domain::user::Role;
 use crate::domain::violation::Violation;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::ValidJson;
+use crate::http::guard::RequireRole;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::views::parse_text;
 use crate::http::AppState;
@@ -148,14 +148,13 @@ async fn full_view(state: &AppState, row: ApplicationRow) -> ApiResult<Applicati
     params(("id" = Uuid, Path, description = "round id")), request_body = ApplicationContent,
     responses((status = 201, body = ApplicationView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "invalid_state: round not open"), (status = 422, body = Problem)))]
-#[post("/rounds/{id}/applications")]
+#[post("/rounds/{id}/applications", wrap = "RequireRole(roles::APPLICANT)")]
 pub async fn create_application(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<ApplicationContent>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::APPLICANT)?;
     let row = svc::create(&state.db, &caller, path.into_inner(), body.0).await?;
     Ok(HttpResponse::Created().json(full_view(&state, row).await?))
 }
@@ -176,13 +175,15 @@ pub struct ApplicationListQuery {
 /// List applications: admins all, applicants their organization's, reviewers none yet.
 #[utoipa::path(get, path = "/api/v1/applications", tag = "applications", security(("bearer" = [])), params(ApplicationListQuery),
     responses((status = 200, body = Page<ApplicationView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-#[get("/applications")]
+#[get(
+    "/applications",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_REVIEWER)"
+)]
 pub async fn list_applications(
     state: web::Data<AppState>,
     caller: Caller,
     query: web::Query<ApplicationListQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(&[Role::Admin, Role::Applicant, Role::Reviewer])?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let scope = caller.application_scope();
@@ -204,13 +205,15 @@ pub async fn list_applications(
 /// One application with its budget lines (others' answer 404).
 #[utoipa::path(get, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 404, body = Problem)))]
-#[get("/applications/{id}")]
+#[get(
+    "/applications/{id}",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_REVIEWER)"
+)]
 pub async fn get_application(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(&[Role::Admin, Role::Applicant, Role::Reviewer])?;
     let mut conn = state.db.conn().await?;
     let (row, lines) =
         applications::get_with_budget(&mut conn, caller.application_scope(), path.into_inner())
@@ -223,14 +226,13 @@ pub async fn get_application(
 #[utoipa::path(patch, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])), params(("id" = Uuid, Path)),
     request_body = ApplicationContent,
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-#[patch("/applications/{id}")]
+#[patch("/applications/{id}", wrap = "RequireRole(roles::APPLICANT)")]
 pub async fn update_application(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<ApplicationContent>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::APPLICANT)?;
     let row = svc::update(&state.db, &caller, path.into_inner(), body.0).await?;
     Ok(HttpResponse::Ok().json(full_view(&state, row).await?))
 }
@@ -245,14 +247,13 @@ pub struct BudgetInput {
 #[utoipa::path(put, path = "/api/v1/applications/{id}/budget", tag = "applications", security(("bearer" = [])), params(("id" = Uuid, Path)),
     request_body = BudgetInput,
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-#[put("/applications/{id}/budget")]
+#[put("/applications/{id}/budget", wrap = "RequireRole(roles::APPLICANT)")]
 pub async fn replace_budget(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<BudgetInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::APPLICANT)?;
     let (row, lines) =
         svc::replace_budget(&state.db, &caller, path.into_inner(), body.0.lines).await?;
     Ok(HttpResponse::Ok().json(ApplicationView::from_row(row, Some(lines))?))
@@ -268,13 +269,15 @@ pub struct ValidationReport {
 /// Dry run of every submission rule; changes nothing.
 #[utoipa::path(post, path = "/api/v1/applications/{id}/validate", tag = "applications", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ValidationReport), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[post("/applications/{id}/validate")]
+#[post(
+    "/applications/{id}/validate",
+    wrap = "RequireRole(roles::ADMIN_OR_APPLICANT)"
+)]
 pub async fn validate_application(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN_OR_APPLICANT)?;
     let violations = svc::validate(&state.db, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(ValidationReport {
         valid: violations.is_empty(),
@@ -286,13 +289,12 @@ pub async fn validate_application(
 #[utoipa::path(post, path = "/api/v1/applications/{id}/submit", tag = "applications", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state"), (status = 422, body = Problem, description = "rule_violation")))]
-#[post("/applications/{id}/submit")]
+#[post("/applications/{id}/submit", wrap = "RequireRole(roles::APPLICANT)")]
 pub async fn submit_application(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::APPLICANT)?;
     let (row, lines) = svc::submit(&state.db, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(ApplicationView::from_row(row, Some(lines))?))
 }
@@ -300,13 +302,12 @@ pub async fn submit_application(
 /// Withdraw a submitted application before a decision; frees its quota place.
 #[utoipa::path(post, path = "/api/v1/applications/{id}/withdraw", tag = "applications", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-#[post("/applications/{id}/withdraw")]
+#[post("/applications/{id}/withdraw", wrap = "RequireRole(roles::APPLICANT)")]
 pub async fn withdraw_application(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::APPLICANT)?;
     let row = svc::transition(
         &state.db,
         &caller,
@@ -331,14 +332,13 @@ pub struct ScreeningInput {
 #[utoipa::path(post, path = "/api/v1/applications/{id}/screen", tag = "applications", security(("bearer" = [])), params(("id" = Uuid, Path)),
     request_body = ScreeningInput,
     responses((status = 200, body = ApplicationView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-#[post("/applications/{id}/screen")]
+#[post("/applications/{id}/screen", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn screen_application(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<ScreeningInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let b = body.0;
     let reason = b
         .reason

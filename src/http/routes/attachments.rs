@@ -10,17 +10,15 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{roles, Caller};
-use crate::domain::user::Role;
 use crate::domain::violation::Violation;
 use crate::http::error::{ApiError, ApiResult, Problem};
+use crate::http::guard::RequireRole;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::AppState;
 use crate::service::attachments::{
     self as svc, content_disposition, AttachmentKind, AttachmentView, CheckedFile, FileRefusal,
     Owner, OwnerType, Upload,
 };
-
-const READERS: &[Role] = &[Role::Admin, Role::Finance, Role::Applicant];
 
 /// Room for the multipart framing (boundaries, part headers, the `kind` field) on top of the
 /// file itself, when judging a declared Content-Length.
@@ -195,7 +193,10 @@ async fn list(
     responses((status = 201, body = AttachmentView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: the application is no longer a draft"),
         (status = 413, body = Problem), (status = 415, body = Problem, description = "unsupported_media_type"), (status = 422, body = Problem)))]
-#[post("/applications/{id}/attachments")]
+#[post(
+    "/applications/{id}/attachments",
+    wrap = "RequireRole(roles::APPLICANT)"
+)]
 pub async fn upload_application_attachment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -203,7 +204,6 @@ pub async fn upload_application_attachment(
     path: web::Path<Uuid>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::APPLICANT)?;
     let owner = Owner {
         kind: OwnerType::Application,
         id: path.into_inner(),
@@ -221,7 +221,6 @@ pub async fn list_application_attachments(
     path: web::Path<Uuid>,
     query: web::Query<AttachmentListQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ANY)?;
     let owner = Owner {
         kind: OwnerType::Application,
         id: path.into_inner(),
@@ -236,7 +235,10 @@ pub async fn list_application_attachments(
     responses((status = 201, body = AttachmentView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: the grant is not active"),
         (status = 413, body = Problem), (status = 415, body = Problem, description = "unsupported_media_type"), (status = 422, body = Problem)))]
-#[post("/grants/{id}/attachments")]
+#[post(
+    "/grants/{id}/attachments",
+    wrap = "RequireRole(roles::ADMIN_OR_APPLICANT)"
+)]
 pub async fn upload_grant_attachment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -244,7 +246,6 @@ pub async fn upload_grant_attachment(
     path: web::Path<Uuid>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN_OR_APPLICANT)?;
     let owner = Owner {
         kind: OwnerType::Grant,
         id: path.into_inner(),
@@ -255,14 +256,16 @@ pub async fn upload_grant_attachment(
 /// The grant's attachments (admin, finance, the grantee).
 #[utoipa::path(get, path = "/api/v1/grants/{id}/attachments", tag = "attachments", security(("bearer" = [])), params(("id" = Uuid, Path), AttachmentListQuery),
     responses((status = 200, body = Page<AttachmentView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/grants/{id}/attachments")]
+#[get(
+    "/grants/{id}/attachments",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_FINANCE)"
+)]
 pub async fn list_grant_attachments(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     query: web::Query<AttachmentListQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let owner = Owner {
         kind: OwnerType::Grant,
         id: path.into_inner(),
@@ -276,7 +279,10 @@ pub async fn list_grant_attachments(
     responses((status = 201, body = AttachmentView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: the expenditure is in a submitted report"),
         (status = 413, body = Problem), (status = 415, body = Problem, description = "unsupported_media_type"), (status = 422, body = Problem)))]
-#[post("/expenditures/{id}/attachments")]
+#[post(
+    "/expenditures/{id}/attachments",
+    wrap = "RequireRole(roles::APPLICANT)"
+)]
 pub async fn upload_expenditure_attachment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -284,7 +290,6 @@ pub async fn upload_expenditure_attachment(
     path: web::Path<Uuid>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::APPLICANT)?;
     let owner = Owner {
         kind: OwnerType::Expenditure,
         id: path.into_inner(),
@@ -295,14 +300,16 @@ pub async fn upload_expenditure_attachment(
 /// The expenditure's attachments (admin, finance, the grantee).
 #[utoipa::path(get, path = "/api/v1/expenditures/{id}/attachments", tag = "attachments", security(("bearer" = [])), params(("id" = Uuid, Path), AttachmentListQuery),
     responses((status = 200, body = Page<AttachmentView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/expenditures/{id}/attachments")]
+#[get(
+    "/expenditures/{id}/attachments",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_FINANCE)"
+)]
 pub async fn list_expenditure_attachments(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     query: web::Query<AttachmentListQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let owner = Owner {
         kind: OwnerType::Expenditure,
         id: path.into_inner(),
@@ -322,7 +329,6 @@ pub async fn download_attachment(
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ANY)?;
     let (meta, bytes) = svc::download(&state.db, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, meta.content_type.clone()))
@@ -341,13 +347,12 @@ pub async fn download_attachment(
 #[utoipa::path(delete, path = "/api/v1/attachments/{id}", tag = "attachments", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: the owner is no longer editable")))]
-#[delete("/attachments/{id}")]
+#[delete("/attachments/{id}", wrap = "RequireRole(roles::ADMIN_OR_APPLICANT)")]
 pub async fn delete_attachment(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN_OR_APPLICANT)?;
     svc::delete(&state.db, &caller, path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

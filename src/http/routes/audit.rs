@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::auth::{roles, Caller};
 use crate::domain::violation::Violation;
 use crate::http::error::{ApiError, ApiResult, Problem};
+use crate::http::guard::RequireRole;
 use crate::http::pagination::{IdPageRequest, Page};
 use crate::http::AppState;
 use crate::service;
@@ -74,13 +75,12 @@ pub struct AuditQuery {
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
     responses((status = 200, body = Page<AuditEventView>), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 422, body = Problem, description = "from is after to")))]
-#[get("/audit")]
+#[get("/audit", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn list_audit(
     state: web::Data<AppState>,
     caller: Caller,
     query: web::Query<AuditQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let q = query.into_inner();
     let page = IdPageRequest::parse(q.limit, q.cursor.as_deref())?;
     if let (Some(from), Some(to)) = (q.from, q.to) {
@@ -106,9 +106,8 @@ pub async fn list_audit(
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = [])),
     responses((status = 200, body = ChainReport, description = "`intact` false and `first_break` set when a sealed record or seal was altered"),
         (status = 401, body = Problem), (status = 403, body = Problem)))]
-#[get("/audit/verify")]
-pub async fn verify_audit(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
+#[get("/audit/verify", wrap = "RequireRole(roles::ADMIN)")]
+pub async fn verify_audit(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let report = service::audit_trail::verify(&state.db).await?;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use crate::auth::{roles, Caller};
 use crate::domain::grant::GrantStatus;
-use crate::domain::user::Role;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::ValidJson;
+use crate::http::guard::RequireRole;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::AppState;
 use crate::service::grants::{
@@ -18,12 +18,6 @@ use crate::service::grants::{
 };
 use crate::service::ledger::{self, LedgerOf};
 use crate::storage::grants::{self, GrantFilter};
-
-/// Who may see grants: admin and finance all, applicants their organization's.
-const GRANT_READERS: &[Role] = &[Role::Admin, Role::Finance, Role::Applicant];
-/// Who may export ledgers and list payouts.
-pub(crate) const FINANCE_OR_ADMIN: &[Role] = &[Role::Finance, Role::Admin];
-pub(crate) const FINANCE: &[Role] = &[Role::Finance];
 
 impl validator::Validate for MilestoneInput {
     fn validate(&self) -> Result<(), validator::ValidationErrors> {
@@ -53,13 +47,12 @@ pub struct GrantListQuery {
 /// Admin and finance see all, applicants their organization's; reviewers are refused.
 #[utoipa::path(get, path = "/api/v1/grants", tag = "grants", security(("bearer" = [])), params(GrantListQuery),
     responses((status = 200, body = Page<GrantView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-#[get("/grants")]
+#[get("/grants", wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_FINANCE)")]
 pub async fn list_grants(
     state: web::Data<AppState>,
     caller: Caller,
     query: web::Query<GrantListQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(GRANT_READERS)?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let filter = GrantFilter {
@@ -83,13 +76,15 @@ pub async fn list_grants(
 /// One grant: award, tranches with status, milestones, payouts, paid and outstanding balance.
 #[utoipa::path(get, path = "/api/v1/grants/{id}", tag = "grants", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = GrantView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/grants/{id}")]
+#[get(
+    "/grants/{id}",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_FINANCE)"
+)]
 pub async fn get_grant(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(GRANT_READERS)?;
     let view = svc::view(&state.db, caller.organization_scope(), path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -106,14 +101,13 @@ pub async fn get_grant(
     responses((status = 200, body = GrantView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: out of order, or the grant is finished"),
         (status = 422, body = Problem, description = "validation_failed; rule_violation `clawback_limit`")))]
-#[post("/grants/{id}/milestones")]
+#[post("/grants/{id}/milestones", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn record_milestone(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<MilestoneInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let row = svc::record_milestone(&state.db, &caller, path.into_inner(), body.0).await?;
     let view = svc::view(&state.db, caller.organization_scope(), row.id).await?;
     Ok(HttpResponse::Ok().json(view))
@@ -132,7 +126,7 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: the tranche is not due, or the grant is terminated"),
         (status = 422, body = Problem, description = "rule_violation (`tranche_limit`, `award_limit`), idempotency_key_reused, validation_failed")))]
-#[post("/grants/{id}/payouts")]
+#[post("/grants/{id}/payouts", wrap = "RequireRole(roles::FINANCE)")]
 pub async fn request_payout(
     state: web::Data<AppState>,
     caller: Caller,
@@ -140,7 +134,6 @@ pub async fn request_payout(
     path: web::Path<Uuid>,
     body: ValidJson<PayoutInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(FINANCE)?;
     let grant_id = path.into_inner();
     let key = idempotency_key(&req)?.ok_or_else(|| {
         ApiError::bad_request(
@@ -207,13 +200,14 @@ fn xlsx(body: Vec<u8>, name: &str) -> HttpResponse {
 /// grant's `balance`. Finance and admin.
 #[utoipa::path(get, path = "/api/v1/grants/{id}/ledger.csv", tag = "ledger", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem, description = "busy: too many expensive requests at once (`application.max_concurrent_expensive`)")))]
-#[get("/grants/{id}/ledger.csv")]
+#[get(
+    "/grants/{id}/ledger.csv",
+    wrap = "RequireRole(roles::ADMIN_OR_FINANCE)"
+)]
 pub async fn grant_ledger_csv(
     state: web::Data<AppState>,
-    caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(FINANCE_OR_ADMIN)?;
     let _permit = state.expensive_permit()?;
     let id = path.into_inner();
     let l = ledger::build(&state.db, LedgerOf::Grant(id)).await?;
@@ -223,13 +217,14 @@ pub async fn grant_ledger_csv(
 /// The grant's ledger as XLSX (same lines and totals as the CSV).
 #[utoipa::path(get, path = "/api/v1/grants/{id}/ledger.xlsx", tag = "ledger", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem, description = "busy: too many expensive requests at once (`application.max_concurrent_expensive`)")))]
-#[get("/grants/{id}/ledger.xlsx")]
+#[get(
+    "/grants/{id}/ledger.xlsx",
+    wrap = "RequireRole(roles::ADMIN_OR_FINANCE)"
+)]
 pub async fn grant_ledger_xlsx(
     state: web::Data<AppState>,
-    caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(FINANCE_OR_ADMIN)?;
     let _permit = state.expensive_permit()?;
     let id = path.into_inner();
     let l = ledger::build(&state.db, LedgerOf::Grant(id)).await?;
@@ -240,13 +235,14 @@ pub async fn grant_ledger_xlsx(
 /// `balance`.
 #[utoipa::path(get, path = "/api/v1/rounds/{id}/ledger.csv", tag = "ledger", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem, description = "busy: too many expensive requests at once (`application.max_concurrent_expensive`)")))]
-#[get("/rounds/{id}/ledger.csv")]
+#[get(
+    "/rounds/{id}/ledger.csv",
+    wrap = "RequireRole(roles::ADMIN_OR_FINANCE)"
+)]
 pub async fn round_ledger_csv(
     state: web::Data<AppState>,
-    caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(FINANCE_OR_ADMIN)?;
     let _permit = state.expensive_permit()?;
     let id = path.into_inner();
     let l = ledger::build(&state.db, LedgerOf::Round(id)).await?;
@@ -256,13 +252,14 @@ pub async fn round_ledger_csv(
 /// The round's ledger as XLSX.
 #[utoipa::path(get, path = "/api/v1/rounds/{id}/ledger.xlsx", tag = "ledger", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem, description = "busy: too many expensive requests at once (`application.max_concurrent_expensive`)")))]
-#[get("/rounds/{id}/ledger.xlsx")]
+#[get(
+    "/rounds/{id}/ledger.xlsx",
+    wrap = "RequireRole(roles::ADMIN_OR_FINANCE)"
+)]
 pub async fn round_ledger_xlsx(
     state: web::Data<AppState>,
-    caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(FINANCE_OR_ADMIN)?;
     let _permit = state.expensive_permit()?;
     let id = path.into_inner();
     let l = ledger::build(&state.db, LedgerOf::Round(id)).await?;

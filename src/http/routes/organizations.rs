@@ -11,6 +11,7 @@ use crate::domain::rating::{AssessmentResult, PartyBuildingStatus, Rating};
 use crate::domain::user::Role;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::ValidJson;
+use crate::http::guard::RequireRole;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::views::parse_text;
 use crate::http::AppState;
@@ -183,13 +184,12 @@ impl OrganizationView {
     responses((status = 201, body = OrganizationView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem, description = "credit_code_taken"),
         (status = 422, body = Problem, description = "validation_failed, or rule_violation (rating_cap)")))]
-#[post("/organizations")]
+#[post("/organizations", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn create_organization(
     state: web::Data<AppState>,
     caller: Caller,
     body: ValidJson<NewOrganization>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let b = body.0;
     let facts = OrganizationFacts {
         name: b.name,
@@ -229,13 +229,15 @@ pub struct OrganizationListQuery {
 #[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations", security(("bearer" = [])),
     params(OrganizationListQuery),
     responses((status = 200, body = Page<OrganizationView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-#[get("/organizations")]
+#[get(
+    "/organizations",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_FINANCE)"
+)]
 pub async fn list_organizations(
     state: web::Data<AppState>,
     caller: Caller,
     query: web::Query<OrganizationListQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(&[Role::Admin, Role::Applicant, Role::Finance])?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let filter = OrganizationFilter {
@@ -265,13 +267,15 @@ pub async fn list_organizations(
 #[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "organizations", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = OrganizationView), (status = 401, body = Problem), (status = 404, body = Problem)))]
-#[get("/organizations/{id}")]
+#[get(
+    "/organizations/{id}",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_FINANCE)"
+)]
 pub async fn get_organization(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(&[Role::Admin, Role::Applicant, Role::Finance])?;
     let mut conn = state.db.conn().await?;
     let row = organizations::get(&mut conn, caller.organization_scope(), path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(OrganizationView::from_row(row, &caller)?))
@@ -283,14 +287,13 @@ pub async fn get_organization(
     params(("id" = Uuid, Path)), request_body = OrganizationPatch,
     responses((status = 200, body = OrganizationView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-#[patch("/organizations/{id}")]
+#[patch("/organizations/{id}", wrap = "RequireRole(roles::ADMIN_OR_APPLICANT)")]
 pub async fn update_organization(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<OrganizationPatch>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN_OR_APPLICANT)?;
     let id = path.into_inner();
     let patch = body.0;
     if caller.is(Role::Applicant) {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::auth::{roles, Caller};
 use crate::domain::user::Language;
 use crate::http::error::{ApiError, ApiResult, Problem};
+use crate::http::guard::RequireRole;
 use crate::http::pagination::{IdPageRequest, Page};
 use crate::http::views::parse_text;
 use crate::http::AppState;
@@ -68,13 +69,12 @@ pub struct OutboxQuery {
 /// List outbox messages, newest first (admin only); `?status=failed` shows what was given up on.
 #[utoipa::path(get, path = "/api/v1/outbox", tag = "notifications", security(("bearer" = [])), params(OutboxQuery),
     responses((status = 200, body = Page<OutboxMessageView>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-#[get("/outbox")]
+#[get("/outbox", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn list_outbox(
     state: web::Data<AppState>,
     caller: Caller,
     query: web::Query<OutboxQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let q = query.into_inner();
     let page = IdPageRequest::parse(q.limit, q.cursor.as_deref())?;
     let rows = service::outbox::list(
@@ -97,13 +97,12 @@ pub async fn list_outbox(
     params(("id" = i64, Path, description = "outbox message id")),
     responses((status = 200, body = OutboxMessageView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "invalid_state: the message is not failed")))]
-#[post("/outbox/{id}/retry")]
+#[post("/outbox/{id}/retry", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn retry_outbox_message(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let row = service::outbox::retry(&state.db, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(OutboxMessageView::from_row(row)?))
 }

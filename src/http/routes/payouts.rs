@@ -7,12 +7,13 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::auth::Caller;
+use crate::auth::{roles, Caller};
 use crate::domain::grant::PayoutStatus;
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::ValidJson;
+use crate::http::guard::RequireRole;
 use crate::http::pagination::{Page, PageRequest};
-use crate::http::routes::grants::{idempotency_key, replayable, FINANCE, FINANCE_OR_ADMIN};
+use crate::http::routes::grants::{idempotency_key, replayable};
 use crate::http::AppState;
 use crate::service::grants::{self as svc, Decision, Idempotency, PayoutView};
 use crate::storage::grants::{self, PayoutFilter};
@@ -31,13 +32,11 @@ pub struct PayoutListQuery {
 /// awaits approval.
 #[utoipa::path(get, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(PayoutListQuery),
     responses((status = 200, body = Page<PayoutView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-#[get("/payouts")]
+#[get("/payouts", wrap = "RequireRole(roles::ADMIN_OR_FINANCE)")]
 pub async fn list_payouts(
     state: web::Data<AppState>,
-    caller: Caller,
     query: web::Query<PayoutListQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(FINANCE_OR_ADMIN)?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let filter = PayoutFilter {
@@ -68,14 +67,13 @@ fn idem(
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "optional: a retry with the same key answers the first answer")),
     responses((status = 200, body = PayoutView), (status = 401, body = Problem), (status = 403, body = Problem, description = "forbidden, self_approval_forbidden"),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "invalid_state"), (status = 422, body = Problem)))]
-#[post("/payouts/{id}/approve")]
+#[post("/payouts/{id}/approve", wrap = "RequireRole(roles::FINANCE)")]
 pub async fn approve_payout(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(FINANCE)?;
     let id = path.into_inner();
     let idem = idem(&req, &format!("POST /payouts/{id}/approve"), &())?;
     replayable(svc::decide(&state.db, &caller, id, Decision::Approve, idem).await?)
@@ -94,7 +92,7 @@ pub struct RejectInput {
     request_body = RejectInput,
     responses((status = 200, body = PayoutView), (status = 401, body = Problem), (status = 403, body = Problem, description = "forbidden, self_approval_forbidden"),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "invalid_state"), (status = 422, body = Problem)))]
-#[post("/payouts/{id}/reject")]
+#[post("/payouts/{id}/reject", wrap = "RequireRole(roles::FINANCE)")]
 pub async fn reject_payout(
     state: web::Data<AppState>,
     caller: Caller,
@@ -102,7 +100,6 @@ pub async fn reject_payout(
     path: web::Path<Uuid>,
     body: ValidJson<RejectInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(FINANCE)?;
     let id = path.into_inner();
     let idem = idem(&req, &format!("POST /payouts/{id}/reject"), &body.0)?;
     let reason = body.0.reason.trim().to_string();
@@ -130,7 +127,7 @@ pub struct PaidInput {
     request_body = PaidInput,
     responses((status = 200, body = PayoutView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "invalid_state: not approved"), (status = 422, body = Problem)))]
-#[post("/payouts/{id}/paid")]
+#[post("/payouts/{id}/paid", wrap = "RequireRole(roles::FINANCE)")]
 pub async fn mark_paid(
     state: web::Data<AppState>,
     caller: Caller,
@@ -138,7 +135,6 @@ pub async fn mark_paid(
     path: web::Path<Uuid>,
     body: ValidJson<PaidInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(FINANCE)?;
     let id = path.into_inner();
     let idem = idem(&req, &format!("POST /payouts/{id}/paid"), &body.0)?;
     let b = body.0;

@@ -15,6 +15,7 @@ use crate::domain::user::Role;
 use crate::domain::violation::Violation;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::ValidJson;
+use crate::http::guard::RequireRole;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::views::parse_text;
 use crate::http::AppState;
@@ -170,13 +171,12 @@ impl RoundView {
 /// Create a funding round as a draft (admin only).
 #[utoipa::path(post, path = "/api/v1/rounds", tag = "rounds", security(("bearer" = [])), request_body = NewRound,
     responses((status = 201, body = RoundView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
-#[post("/rounds")]
+#[post("/rounds", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn create_round(
     state: web::Data<AppState>,
     caller: Caller,
     body: ValidJson<NewRound>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let b = body.0;
     let spec = RoundSpec {
         rules: merge_rules(&RoundRules::defaults_for(b.kind), b.rules)?,
@@ -217,7 +217,6 @@ pub async fn list_rounds(
     caller: Caller,
     query: web::Query<RoundListQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ANY)?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let mut conn = state.db.conn().await?;
@@ -245,7 +244,6 @@ pub async fn get_round(
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ANY)?;
     let conn = state.db.conn().await?;
     let row = rounds::get(&conn, path.into_inner(), caller.is(Role::Admin)).await?;
     Ok(HttpResponse::Ok().json(RoundView::from_row(row)?))
@@ -256,14 +254,13 @@ pub async fn get_round(
     request_body = RoundPatch,
     responses((status = 200, body = RoundView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state"), (status = 422, body = Problem)))]
-#[patch("/rounds/{id}")]
+#[patch("/rounds/{id}", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn update_round(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<RoundPatch>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let p = body.0;
     let row = svc::update(&state.db, path.into_inner(), &caller, move |s| {
         macro_rules! set { ($($f:ident),*) => { $( if let Some(v) = p.$f { s.$f = v; } )* } }
@@ -292,13 +289,12 @@ pub async fn update_round(
 /// Open a draft round for applications (admin only).
 #[utoipa::path(post, path = "/api/v1/rounds/{id}/open", tag = "rounds", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = RoundView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-#[post("/rounds/{id}/open")]
+#[post("/rounds/{id}/open", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn open_round(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let row = svc::transition(&state.db, path.into_inner(), RoundStatus::Open, &caller).await?;
     Ok(HttpResponse::Ok().json(RoundView::from_row(row)?))
 }
@@ -306,13 +302,12 @@ pub async fn open_round(
 /// Close an open round (admin only).
 #[utoipa::path(post, path = "/api/v1/rounds/{id}/close", tag = "rounds", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = RoundView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-#[post("/rounds/{id}/close")]
+#[post("/rounds/{id}/close", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn close_round(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let row = svc::transition(&state.db, path.into_inner(), RoundStatus::Closed, &caller).await?;
     Ok(HttpResponse::Ok().json(RoundView::from_row(row)?))
 }

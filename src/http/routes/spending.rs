@@ -9,9 +9,9 @@ use uuid::Uuid;
 
 use crate::auth::{roles, Caller};
 use crate::domain::budget::BudgetCategory;
-use crate::domain::user::Role;
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::ValidJson;
+use crate::http::guard::RequireRole;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::AppState;
 use crate::service::spending::{
@@ -20,9 +20,6 @@ use crate::service::spending::{
     FinancialReportView, ReportInput,
 };
 use crate::storage::spending::ExpenditureFilter;
-
-/// Who may read a grant's spending: admin and finance, and the grantee's applicants.
-const READERS: &[Role] = &[Role::Admin, Role::Finance, Role::Applicant];
 
 macro_rules! no_derive_validation {
     ($($t:ty),*) => {$(
@@ -67,14 +64,13 @@ pub struct ExpenditureQuery {
     responses((status = 201, body = ExpenditureView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: the grant is not active"),
         (status = 422, body = Problem, description = "validation_failed: amount, dates, budget line")))]
-#[post("/grants/{id}/expenditures")]
+#[post("/grants/{id}/expenditures", wrap = "RequireRole(roles::APPLICANT)")]
 pub async fn create_expenditure(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<ExpenditureInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::APPLICANT)?;
     let view = svc::create_expenditure(&state.db, &caller, path.into_inner(), body.0).await?;
     Ok(HttpResponse::Created().json(view))
 }
@@ -82,14 +78,16 @@ pub async fn create_expenditure(
 /// The grant's expenditures, oldest recorded first (admin, finance, the grantee).
 #[utoipa::path(get, path = "/api/v1/grants/{id}/expenditures", tag = "spending", security(("bearer" = [])), params(("id" = Uuid, Path), ExpenditureQuery),
     responses((status = 200, body = Page<ExpenditureView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/grants/{id}/expenditures")]
+#[get(
+    "/grants/{id}/expenditures",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_FINANCE)"
+)]
 pub async fn list_expenditures(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     query: web::Query<ExpenditureQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let filter = ExpenditureFilter {
@@ -115,13 +113,15 @@ pub async fn list_expenditures(
 /// One expenditure.
 #[utoipa::path(get, path = "/api/v1/expenditures/{id}", tag = "spending", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ExpenditureView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/expenditures/{id}")]
+#[get(
+    "/expenditures/{id}",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_FINANCE)"
+)]
 pub async fn get_expenditure(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let view = svc::get_expenditure(&state.db, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -133,14 +133,13 @@ pub async fn get_expenditure(
     responses((status = 200, body = ExpenditureView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: in a submitted report, or the grant is not active"),
         (status = 422, body = Problem)))]
-#[patch("/expenditures/{id}")]
+#[patch("/expenditures/{id}", wrap = "RequireRole(roles::APPLICANT)")]
 pub async fn update_expenditure(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<ExpenditurePatch>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::APPLICANT)?;
     let view = svc::update_expenditure(&state.db, &caller, path.into_inner(), body.0).await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -150,13 +149,12 @@ pub async fn update_expenditure(
 #[utoipa::path(delete, path = "/api/v1/expenditures/{id}", tag = "spending", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: in a submitted report, or the grant is not active")))]
-#[delete("/expenditures/{id}")]
+#[delete("/expenditures/{id}", wrap = "RequireRole(roles::APPLICANT)")]
 pub async fn delete_expenditure(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::APPLICANT)?;
     svc::delete_expenditure(&state.db, &caller, path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -168,13 +166,15 @@ pub async fn delete_expenditure(
 /// paid in plus the self-funded budget).
 #[utoipa::path(get, path = "/api/v1/grants/{id}/budget-execution", tag = "spending", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = BudgetExecutionView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/grants/{id}/budget-execution")]
+#[get(
+    "/grants/{id}/budget-execution",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_FINANCE)"
+)]
 pub async fn budget_execution(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let view = svc::budget_execution(&state.db, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -188,14 +188,16 @@ pub async fn budget_execution(
     responses((status = 201, body = FinancialReportView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: already submitted, or the grant is not active"),
         (status = 422, body = Problem)))]
-#[post("/grants/{id}/financial-reports")]
+#[post(
+    "/grants/{id}/financial-reports",
+    wrap = "RequireRole(roles::APPLICANT)"
+)]
 pub async fn submit_report(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<ReportInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::APPLICANT)?;
     let view = svc::submit_report(&state.db, &caller, path.into_inner(), body.0).await?;
     Ok(HttpResponse::Created().json(view))
 }
@@ -211,14 +213,16 @@ pub struct ReportListQuery {
 /// The grant's financial reports, oldest first (admin, finance, the grantee).
 #[utoipa::path(get, path = "/api/v1/grants/{id}/financial-reports", tag = "spending", security(("bearer" = [])), params(("id" = Uuid, Path), ReportListQuery),
     responses((status = 200, body = Page<FinancialReportView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/grants/{id}/financial-reports")]
+#[get(
+    "/grants/{id}/financial-reports",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_FINANCE)"
+)]
 pub async fn list_reports(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     query: web::Query<ReportListQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let rows: Vec<FinancialReportView> = svc::list_reports(&state.db, &caller, path.into_inner())
@@ -236,13 +240,15 @@ pub async fn list_reports(
 /// One financial report with the expenditures it froze.
 #[utoipa::path(get, path = "/api/v1/financial-reports/{id}", tag = "spending", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = FinancialReportView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/financial-reports/{id}")]
+#[get(
+    "/financial-reports/{id}",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_FINANCE)"
+)]
 pub async fn get_report(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let view = svc::get_report(&state.db, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -256,14 +262,16 @@ pub async fn get_report(
     responses((status = 201, body = AdjustmentView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: the grant is not active"),
         (status = 422, body = Problem, description = "validation_failed; rule_violation `personnel_ratio`, `budget_total_unchanged`, `grant_total_unchanged`")))]
-#[post("/grants/{id}/budget-adjustments")]
+#[post(
+    "/grants/{id}/budget-adjustments",
+    wrap = "RequireRole(roles::ADMIN_OR_APPLICANT)"
+)]
 pub async fn propose_adjustment(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<AdjustmentInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN_OR_APPLICANT)?;
     let view = svc::propose_adjustment(&state.db, &caller, path.into_inner(), body.0).await?;
     Ok(HttpResponse::Created().json(view))
 }
@@ -280,14 +288,16 @@ pub struct AdjustmentQuery {
 /// The grant's budget adjustments, oldest first; approved ones carry their budget `version`.
 #[utoipa::path(get, path = "/api/v1/grants/{id}/budget-adjustments", tag = "spending", security(("bearer" = [])), params(("id" = Uuid, Path), AdjustmentQuery),
     responses((status = 200, body = Page<AdjustmentView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/grants/{id}/budget-adjustments")]
+#[get(
+    "/grants/{id}/budget-adjustments",
+    wrap = "RequireRole(roles::ADMIN_APPLICANT_OR_FINANCE)"
+)]
 pub async fn list_adjustments(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     query: web::Query<AdjustmentQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let rows = svc::list_adjustments(
@@ -310,14 +320,13 @@ pub async fn list_adjustments(
     responses((status = 200, body = AdjustmentView), (status = 401, body = Problem), (status = 403, body = Problem, description = "forbidden, self_approval_forbidden"), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: already decided, or the grant is not active"),
         (status = 422, body = Problem, description = "rule_violation: the moves no longer fit the budget")))]
-#[post("/budget-adjustments/{id}/approve")]
+#[post("/budget-adjustments/{id}/approve", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn approve_adjustment(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<AdjustmentDecision>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let view = svc::decide_adjustment(&state.db, &caller, path.into_inner(), true, body.0).await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -328,14 +337,13 @@ pub async fn approve_adjustment(
     responses((status = 200, body = AdjustmentView), (status = 401, body = Problem), (status = 403, body = Problem, description = "forbidden, self_approval_forbidden"), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "invalid_state: already decided"),
         (status = 422, body = Problem)))]
-#[post("/budget-adjustments/{id}/reject")]
+#[post("/budget-adjustments/{id}/reject", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn reject_adjustment(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<AdjustmentDecision>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let view = svc::decide_adjustment(&state.db, &caller, path.into_inner(), false, body.0).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -8,6 +8,7 @@ use crate::auth::{roles, Caller};
 use crate::domain::user::{Language, Role};
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::ValidJson;
+use crate::http::guard::RequireRole;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::views::UserView;
 use crate::http::AppState;
@@ -34,13 +35,12 @@ pub struct NewUser {
     request_body = NewUser,
     responses((status = 201, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem, description = "email_taken"), (status = 422, body = Problem)))]
-#[post("/users")]
+#[post("/users", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
     body: ValidJson<NewUser>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let b = body.0;
     let row = service::users::create(
         &state.db,
@@ -73,13 +73,11 @@ pub struct UserListQuery {
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
     params(UserListQuery),
     responses((status = 200, body = Page<UserView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-#[get("/users")]
+#[get("/users", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn list_users(
     state: web::Data<AppState>,
-    caller: Caller,
     query: web::Query<UserListQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let filter = UserFilter {
@@ -109,14 +107,13 @@ pub struct UserPatch {
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = UserPatch,
     responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[patch("/users/{id}")]
+#[patch("/users/{id}", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn update_user(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<UserPatch>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let id = path.into_inner();
     let b = body.0;
     let form = UserUpdateForm {

@@ -16,6 +16,7 @@ use crate::domain::review::{AssignmentStatus, Shortfall};
 use crate::domain::user::Role;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::ValidJson;
+use crate::http::guard::RequireRole;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::views::parse_text;
 use crate::http::AppState;
@@ -110,14 +111,13 @@ pub struct AssignResult {
     params(("id" = Uuid, Path, description = "round id")), request_body = AssignInput,
     responses((status = 200, body = AssignResult), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-#[post("/rounds/{id}/assignments")]
+#[post("/rounds/{id}/assignments", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn assign(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<AssignInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let b = body.0;
     let mode = match b.mode {
         AssignModeName::Auto => AssignMode::Auto {
@@ -159,13 +159,12 @@ pub struct AssignmentListQuery {
 /// Assignments: a reviewer's own (never another reviewer's); admins all.
 #[utoipa::path(get, path = "/api/v1/assignments", tag = "review", security(("bearer" = [])), params(AssignmentListQuery),
     responses((status = 200, body = Page<AssignmentView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-#[get("/assignments")]
+#[get("/assignments", wrap = "RequireRole(roles::ADMIN_OR_REVIEWER)")]
 pub async fn list_assignments(
     state: web::Data<AppState>,
     caller: Caller,
     query: web::Query<AssignmentListQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(&[Role::Admin, Role::Reviewer])?;
     let q = query.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let filter = AssignmentFilter {
@@ -190,13 +189,12 @@ pub async fn list_assignments(
 /// One assignment (a reviewer's own; admins any).
 #[utoipa::path(get, path = "/api/v1/assignments/{id}", tag = "review", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = AssignmentView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/assignments/{id}")]
+#[get("/assignments/{id}", wrap = "RequireRole(roles::ADMIN_OR_REVIEWER)")]
 pub async fn get_assignment(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(&[Role::Admin, Role::Reviewer])?;
     let reviewer = caller.is(Role::Reviewer).then_some(caller.user_id);
     let mut conn = state.db.conn().await?;
     let row = store::get_assignment(&mut conn, path.into_inner(), reviewer).await?;

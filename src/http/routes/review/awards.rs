@@ -13,6 +13,7 @@ use crate::domain::money::Money;
 use crate::domain::review::AwardOutcome;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::ValidJson;
+use crate::http::guard::RequireRole;
 use crate::http::views::parse_text;
 use crate::http::AppState;
 use crate::service::review::{self as svc, Adjustment, AwardPlan};
@@ -121,14 +122,12 @@ fn adjustments(input: AwardsInput) -> Vec<Adjustment> {
     params(("id" = Uuid, Path, description = "round id")), request_body = AwardsInput,
     responses((status = 200, body = AwardPlanView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem, description = "busy: too many expensive requests at once (`application.max_concurrent_expensive`)")))]
-#[post("/rounds/{id}/awards/preview")]
+#[post("/rounds/{id}/awards/preview", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn preview_awards(
     state: web::Data<AppState>,
-    caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<AwardsInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let _permit = state.expensive_permit()?;
     let id = path.into_inner();
     let p = svc::preview(&state.db, id, &adjustments(body.0)).await?;
@@ -235,14 +234,13 @@ async fn decision_view(
     params(("id" = Uuid, Path, description = "round id")), request_body = AwardsInput,
     responses((status = 200, body = AwardDecisionView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-#[post("/rounds/{id}/awards")]
+#[post("/rounds/{id}/awards", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn publish_awards(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<AwardsInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let id = path.into_inner();
     let (d, _) = svc::publish(&state.db, &caller, id, adjustments(body.0)).await?;
     Ok(HttpResponse::Ok().json(decision_view(&state, id, d).await?))
@@ -252,13 +250,11 @@ pub async fn publish_awards(
 #[utoipa::path(get, path = "/api/v1/rounds/{id}/awards", tag = "awards", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "round id")),
     responses((status = 200, body = AwardDecisionView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/rounds/{id}/awards")]
+#[get("/rounds/{id}/awards", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn get_awards(
     state: web::Data<AppState>,
-    caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let id = path.into_inner();
     let mut conn = state.db.conn().await?;
     let d = store::decision(&mut conn, id)
@@ -284,14 +280,13 @@ pub struct ObjectionInput {
     params(("id" = Uuid, Path, description = "round id")), request_body = ObjectionInput,
     responses((status = 201, body = ObjectionView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-#[post("/rounds/{id}/awards/objections")]
+#[post("/rounds/{id}/awards/objections", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn record_objection(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<ObjectionInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let b = body.0;
     let row = svc::record_objection(
         &state.db,
@@ -311,13 +306,12 @@ pub async fn record_objection(
     params(("id" = Uuid, Path, description = "round id")),
     responses((status = 200, body = AwardDecisionView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem)))]
-#[post("/rounds/{id}/awards/finalize")]
+#[post("/rounds/{id}/awards/finalize", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn finalize_awards(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let id = path.into_inner();
     let d = svc::finalize(&state.db, &caller, id).await?;
     Ok(HttpResponse::Ok().json(decision_view(&state, id, d).await?))

@@ -10,6 +10,7 @@ use validator::Validate;
 use crate::auth::{roles, Caller};
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::ValidJson;
+use crate::http::guard::RequireRole;
 use crate::http::AppState;
 use crate::service::review::{self as svc};
 use crate::storage::models::PanelMemberRow;
@@ -48,14 +49,13 @@ impl From<PanelMemberRow> for PanelMemberView {
     params(("id" = Uuid, Path, description = "round id")), request_body = PanelMemberInput,
     responses((status = 200, body = PanelMemberView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-#[post("/rounds/{id}/reviewers")]
+#[post("/rounds/{id}/reviewers", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn add_reviewer(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<PanelMemberInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let b = body.0;
     let row = svc::add_reviewer(
         &state.db,
@@ -72,13 +72,11 @@ pub async fn add_reviewer(
 #[utoipa::path(get, path = "/api/v1/rounds/{id}/reviewers", tag = "review", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "round id")),
     responses((status = 200, body = Vec<PanelMemberView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-#[get("/rounds/{id}/reviewers")]
+#[get("/rounds/{id}/reviewers", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn list_reviewers(
     state: web::Data<AppState>,
-    caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let rows = svc::panel(&state.db, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(
         rows.into_iter()

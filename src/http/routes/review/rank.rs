@@ -7,10 +7,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::{roles, Caller};
+use crate::auth::roles;
 use crate::domain::money::Money;
 use crate::domain::review::ReviewerCalibration;
 use crate::http::error::{ApiError, ApiResult, Problem};
+use crate::http::guard::RequireRole;
 use crate::http::AppState;
 use crate::service::review::{self as svc, RoundRanking};
 
@@ -183,13 +184,8 @@ fn ranking_view(round_id: Uuid, r: &RoundRanking) -> Result<RankingView<'_>, Api
     params(("id" = Uuid, Path, description = "round id")),
     responses((status = 200, body = RankingView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem, description = "busy: too many expensive requests at once (`application.max_concurrent_expensive`)")))]
-#[get("/rounds/{id}/ranking")]
-pub async fn ranking(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<Uuid>,
-) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
+#[get("/rounds/{id}/ranking", wrap = "RequireRole(roles::ADMIN)")]
+pub async fn ranking(state: web::Data<AppState>, path: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     let _permit = state.expensive_permit()?;
     let id = path.into_inner();
     let r = svc::round_ranking(&state.db, id).await?;

@@ -13,6 +13,7 @@ use validator::Validate;
 use crate::auth::{roles, Caller};
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::ValidJson;
+use crate::http::guard::RequireRole;
 use crate::http::AppState;
 use crate::service::review::{self as svc};
 
@@ -35,14 +36,13 @@ pub struct ScoresInput {
     request_body = ScoresInput,
     responses((status = 200, body = AssignmentView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "invalid_state: submitted, recused, or round not reviewing"), (status = 422, body = Problem)))]
-#[put("/assignments/{id}/scores")]
+#[put("/assignments/{id}/scores", wrap = "RequireRole(roles::REVIEWER)")]
 pub async fn save_scores(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<ScoresInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::REVIEWER)?;
     let b = body.0;
     let row = svc::save_scores(&state.db, &caller, path.into_inner(), b.scores, b.comment).await?;
     Ok(HttpResponse::Ok().json(AssignmentView::from_row(row)?))
@@ -52,13 +52,12 @@ pub async fn save_scores(
 #[utoipa::path(post, path = "/api/v1/assignments/{id}/submit", tag = "review", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = AssignmentView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem, description = "rule_violation: score_missing")))]
-#[post("/assignments/{id}/submit")]
+#[post("/assignments/{id}/submit", wrap = "RequireRole(roles::REVIEWER)")]
 pub async fn submit_scores(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::REVIEWER)?;
     let row = svc::submit_scores(&state.db, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(AssignmentView::from_row(row)?))
 }
@@ -75,14 +74,13 @@ pub struct ReasonInput {
     request_body = ReasonInput,
     responses((status = 200, body = AssignmentView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-#[post("/assignments/{id}/conflict")]
+#[post("/assignments/{id}/conflict", wrap = "RequireRole(roles::REVIEWER)")]
 pub async fn declare_conflict(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<ReasonInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::REVIEWER)?;
     let row = svc::declare_conflict(&state.db, &caller, path.into_inner(), body.0.reason).await?;
     Ok(HttpResponse::Ok().json(AssignmentView::from_row(row)?))
 }
@@ -92,14 +90,13 @@ pub async fn declare_conflict(
     request_body = ReasonInput,
     responses((status = 200, body = AssignmentView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-#[post("/assignments/{id}/reopen")]
+#[post("/assignments/{id}/reopen", wrap = "RequireRole(roles::ADMIN)")]
 pub async fn reopen_scores(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<Uuid>,
     body: ValidJson<ReasonInput>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(roles::ADMIN)?;
     let row = svc::reopen(&state.db, &caller, path.into_inner(), body.0.reason).await?;
     Ok(HttpResponse::Ok().json(AssignmentView::from_row(row)?))
 }
