@@ -52,7 +52,7 @@ DURABLE_PORT="${BENCH_DURABLE_PORT:-54359}"
 OUT="$ROOT/target/bench"
 DOC="$ROOT/docs/PERFORMANCE.md"
 mkdir -p "$OUT"
-rm -f "$OUT"/*.txt "$OUT"/*.items "$OUT"/results.tsv "$OUT"/pairs.tsv
+rm -f "$OUT"/*.txt "$OUT"/*.items "$OUT"/results.tsv "$OUT"/pairs.tsv "$OUT"/rss.tsv
 
 log() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
 
@@ -219,6 +219,9 @@ run_wrk() {
   BENCH_ITEMS="$items" BENCH_THREADS="$threads" BENCH_METHOD="$method" BENCH_PATH="$path" \
     BENCH_BODY="$body" BENCH_COOKIE="${COOKIE:-}" wrk -t"$threads" -c"$c" -d"${DURATION}s" --latency -s "$HERE/items.lua" "$URL" >"$out" 2>&1 || true
   local rps p50 p99 reqs errs non2xx sockerr
+  # The server's peak RSS after each step, so the report can say which step raised it.
+  [ -n "$SERVER_PID" ] && printf '%s\t%s\t%s\n' "$name" "$c" \
+    "$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0)" >>"$OUT/rss.tsv"
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
@@ -600,6 +603,12 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; 
   echo "Server peak RSS (VmHWM): **$((RSS_LOAD_KB / 1024)) MB** after the HTTP load at 1, 8 and 32 connections;"
   echo "**$((RSS_PEAK_KB / 1024)) MB** after everything (the ranking runs and the list steps; RSS at the end"
   echo "$((RSS_NOW_KB / 1024)) MB)."
+  echo
+  echo "Where the peak rose (VmHWM after each load step; rises of 4 MB or more, in step order):"
+  awk -F'\t' 'BEGIN { prev = 0; n = 0 }
+    { if (prev > 0 && $3 - prev >= 4096) { printf "%s%s c=%s +%d MB (to %d MB)", (n++ ? "; " : ""), $1, $2, ($3 - prev) / 1024, $3 / 1024 }
+      if ($3 > prev) prev = $3 }
+    END { if (!n) printf "no single step raised it by 4 MB"; print "." }' "$OUT/rss.tsv" 2>/dev/null || echo "(no samples)."
   echo
   echo "## Targets"
   echo

@@ -289,6 +289,8 @@ pub struct AuditFilter {
     pub entity_type: Option<String>,
     pub entity_id: Option<Uuid>,
     pub actor_id: Option<Uuid>,
+    /// e.g. `payout.approve`.
+    pub action: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }
@@ -313,6 +315,9 @@ pub fn list<'c>(
     }
     if let Some(a) = filter.actor_id {
         q = q.filter(audit_events::actor_id.eq(a));
+    }
+    if let Some(a) = &filter.action {
+        q = q.filter(audit_events::action.eq(a.clone()));
     }
     if let Some(from) = filter.from {
         q = q.filter(audit_events::at.ge(from));

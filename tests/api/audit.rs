@@ -254,6 +254,16 @@ async fn the_trail_filters_by_entity_actor_and_time_and_pages() {
         ],
         "newest first"
     );
+    // By action: only those records, whoever made them.
+    let r = app
+        .get("/audit?action=application.budget_replaced", Some(&admin))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let items = r.body["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(items
+        .iter()
+        .all(|e| e["action"] == "application.budget_replaced"));
     assert!(items.iter().all(|e| e["entity_id"] == json!(id)));
 
     let r = app

@@ -486,6 +486,21 @@ async fn the_audit_page_filters_and_the_chain_is_verified_ok_then_broken() {
     let by = admin.get(&format!("/audit?actor_id={actor}")).await;
     assert_eq!(by.status, 200);
     assert!(event_rows(&by) >= 1 && event_rows(&by) < total);
+    // By action: only that kind of record, each linked from its action.
+    assert!(all
+        .html
+        .contains("href=\"/audit?action=grant.agreement_signed\""));
+    let act = admin.get("/audit?action=grant.agreement_signed").await;
+    assert_eq!(act.status, 200, "{}", act.html);
+    assert!(event_rows(&act) >= 1 && event_rows(&act) < total);
+    assert_eq!(
+        event_rows(&act),
+        act.html
+            .matches("data-action=\"grant.agreement_signed\"")
+            .count(),
+        "{}",
+        act.html
+    );
     // Dates (in the bureau's zone, both ends included): around today, and before yesterday.
     let today = chrono::Utc::now()
         .with_timezone(&chrono_tz::Asia::Shanghai)

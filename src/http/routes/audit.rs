@@ -62,6 +62,8 @@ pub struct AuditQuery {
     pub entity_type: Option<String>,
     pub entity_id: Option<Uuid>,
     pub actor_id: Option<Uuid>,
+    /// e.g. `payout.approve`, `application.submit`.
+    pub action: Option<String>,
     /// Records at or after this time (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Records before this time (RFC 3339).
@@ -94,6 +96,7 @@ pub async fn list_audit(
         entity_type: q.entity_type,
         entity_id: q.entity_id,
         actor_id: q.actor_id,
+        action: q.action,
         from: q.from,
         to: q.to,
     };

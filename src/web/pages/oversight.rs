@@ -338,6 +338,7 @@ pub struct AuditQuery {
     entity_type: Option<String>,
     entity_id: Option<String>,
     actor_id: Option<String>,
+    action: Option<String>,
     /// Dates in the bureau's time zone, both included.
     from: Option<String>,
     to: Option<String>,
@@ -419,6 +420,7 @@ struct AuditTemplate {
     entity_type: String,
     entity_id: String,
     actor_id: String,
+    action: String,
     from: String,
     to: String,
     errors: FieldErrors,
@@ -464,6 +466,7 @@ pub async fn audit(
         entity_type: nonempty(&q.entity_type).unwrap_or_default().to_string(),
         entity_id: nonempty(&q.entity_id).unwrap_or_default().to_string(),
         actor_id: nonempty(&q.actor_id).unwrap_or_default().to_string(),
+        action: nonempty(&q.action).unwrap_or_default().to_string(),
         from: nonempty(&q.from).unwrap_or_default().to_string(),
         to: nonempty(&q.to).unwrap_or_default().to_string(),
         errors: FieldErrors::default(),
@@ -479,6 +482,7 @@ pub async fn audit(
         entity_type: (!t.entity_type.is_empty()).then(|| t.entity_type.clone()),
         entity_id,
         actor_id,
+        action: (!t.action.is_empty()).then(|| t.action.clone()),
         from: from.map(|d| start_of(d, t.page.tz)),
         // The whole last day: before the start of the next one.
         to: to
@@ -493,6 +497,7 @@ pub async fn audit(
                 ("entity_type", &t.entity_type),
                 ("entity_id", &t.entity_id),
                 ("actor_id", &t.actor_id),
+                ("action", &t.action),
                 ("from", &t.from),
                 ("to", &t.to),
             ]
