@@ -108,7 +108,7 @@ impl AppState {
             .try_acquire_owned()
             .map(|permit| {
                 // Start from what is live, not from what earlier requests left in the arenas.
-                release_freed_memory();
+                crate::memory::release_freed_memory();
                 ExpensivePermit(permit)
             })
             .map_err(|_| {
@@ -133,21 +133,9 @@ pub struct ExpensivePermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit
 
 impl Drop for ExpensivePermit {
     fn drop(&mut self) {
-        release_freed_memory();
+        crate::memory::release_freed_memory();
     }
 }
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_freed_memory() {
-    // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the kernel; it
-    // touches no live allocation and is safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_freed_memory() {}
 
 /// Error handlers for the built-in extractors, so their failures are problem+json too.
 pub fn extractor_configs(cfg: &mut web::ServiceConfig) {
