@@ -245,7 +245,10 @@ fn run_with(
             .collect(),
     );
     let shared = Arc::new(AppState::new(pools[0].clone(), settings).with_metrics(metrics.clone()));
-    let openapi = ApiDoc::openapi();
+    // Serialized once and shared: each worker holding its own OpenApi tree (as SwaggerUi::url
+    // does) cost about 6 MB of heap per copy.
+    let openapi_json =
+        web::Bytes::from(serde_json::to_vec(&ApiDoc::openapi()).map_err(std::io::Error::other)?);
     let server = HttpServer::new(move || {
         // Called once on each worker thread (again if actix restarts a worker).
         let pool = pools[next_pool.fetch_add(1, Ordering::Relaxed) % pools.len()].clone();
@@ -275,7 +278,11 @@ fn run_with(
                     .wrap(from_fn(authenticate))
                     .configure(routes::configure_v1),
             )
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
+            .service(openapi_document(openapi_json.clone()))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
+            )
             .service(web::redirect("/docs", "/docs/"))
             // Before the pages, whose scope takes every other path.
             .configure(extra_routes)
@@ -290,4 +297,16 @@ fn run_with(
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// `GET /openapi.json`: the document serialized at start, one copy for every worker.
+fn openapi_document(json: web::Bytes) -> actix_web::Resource {
+    web::resource("/openapi.json").route(web::get().to(move || {
+        let json = json.clone();
+        async move {
+            actix_web::HttpResponse::Ok()
+                .content_type(actix_web::http::header::ContentType::json())
+                .body(json)
+        }
+    }))
 }

@@ -110,7 +110,7 @@ SELECT md5('bench-asg-' || a || '-' || r)::uuid, md5('bench-round-reviewing')::u
        md5('bench-rev-' || a)::uuid, md5('bench-reviewer-' || r)::uuid, 'submitted',
        jsonb_build_object('need_analysis', trim_scale(s1)::text, 'project_design', trim_scale(s2)::text,
                           'capacity', trim_scale(s3)::text, 'budget', trim_scale(s4)::text,
-                          'outcomes', trim_scale(s5)::text, 'party_elements', trim_scale(s6)::text),
+                          'outcomes', trim_scale(s5)::text, 'party_elements', trim_scale(s6)::text)::json,
        s1 + s2 + s3 + s4 + s5 + s6, :'admin_id', now() - interval '10 days'
 FROM (SELECT a, r,
              (abs(hashtext(a || '-' || r || 'a')) % 31) * 0.5 AS s1,

@@ -967,6 +967,23 @@ mod tests {
         }
 
         #[test]
+        fn the_order_of_an_applications_sheets_does_not_change_the_ranking(
+            apps in proptest::collection::vec((0u32..70, 0u32..=10, 0u32..=10, 0usize..7), 1..12)
+        ) {
+            // The ranking reads sheets in no particular order from the database.
+            let r = Rubric::default();
+            let inputs: Vec<RankInput> = apps.iter().enumerate().map(|(i, (rest, party, obj, n))| {
+                let reviews: Vec<(u128, Decimal, Decimal)> = (0..*n).map(|j| (j as u128 + 1, Decimal::from(*rest + 7 * j as u32 % 23), Decimal::from((*party + j as u32) % 11))).collect();
+                input(i as u128 + 1, i as u32, true, Decimal::from(*obj), &reviews)
+            }).collect();
+            let mut reversed = inputs.clone();
+            for a in &mut reversed {
+                a.reviews.reverse();
+            }
+            prop_assert_eq!(rank(&inputs, &r, &rules()), rank(&reversed, &r, &rules()));
+        }
+
+        #[test]
         fn allocation_never_exceeds_pool(
             reqs in proptest::collection::vec((1u64..10_000_000, any::<bool>()), 0..30),
             pool in 1u64..50_000_000

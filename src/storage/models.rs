@@ -695,17 +695,14 @@ pub struct RankingSourceRow {
     pub party_assessment: String,
 }
 
-/// A JSONB value as its JSON text, for callers that decode it themselves (the ranking parses
+/// A `json` value as its text, for callers that decode it themselves (the ranking parses
 /// tens of thousands of score sheets straight into decimals, without a JSON tree per sheet).
 #[derive(Debug, Clone, PartialEq, diesel::deserialize::FromSqlRow)]
-pub struct JsonbText(pub Vec<u8>);
+pub struct JsonText(pub Vec<u8>);
 
-impl diesel::deserialize::FromSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for JsonbText {
+impl diesel::deserialize::FromSql<diesel::sql_types::Json, diesel::pg::Pg> for JsonText {
     fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
-        // Binary JSONB is a version byte (1) and the document's text.
-        match value.as_bytes().split_first() {
-            Some((1, text)) => Ok(JsonbText(text.to_vec())),
-            _ => Err("unsupported JSONB encoding".into()),
-        }
+        // Binary `json` is the document's text as stored.
+        Ok(JsonText(value.as_bytes().to_vec()))
     }
 }

@@ -186,16 +186,13 @@ pub async fn is_assigned(
     .await?)
 }
 
-/// Applications of a round in the given statuses, oldest submission first.
-/// The counted score sheets of a round (submitted ones), with only what the ranking reads:
-/// (application, reviewer, scores), in the order of `round_assignments`.
-/// The submitted score sheets of a round, each as `decode(application, reviewer, scores JSON)`,
-/// streamed: a round's sheets are decoded one by one as they arrive, never all held as rows.
-pub async fn round_submitted_scores<T>(
+/// The submitted score sheets of a round, each handed to `decode(application, reviewer, scores
+/// JSON)` in no particular order as it arrives: a round's sheets are never all held as rows.
+pub async fn round_submitted_scores(
     conn: &mut AsyncPgConnection,
     round_id: Uuid,
-    mut decode: impl FnMut(Uuid, Uuid, &[u8]) -> anyhow::Result<T>,
-) -> StorageResult<Vec<T>> {
+    mut decode: impl FnMut(Uuid, Uuid, &[u8]) -> anyhow::Result<()>,
+) -> StorageResult<()> {
     use futures_util::TryStreamExt;
     let mut rows = assignments::table
         .filter(assignments::round_id.eq(round_id))
@@ -205,14 +202,14 @@ pub async fn round_submitted_scores<T>(
             assignments::reviewer_id,
             assignments::scores,
         ))
-        .order((assignments::application_id, assignments::reviewer_id))
-        .load_stream::<(Uuid, Uuid, super::models::JsonbText)>(conn)
+        // No ORDER BY: sorting 50,000 rows cost the server more than reading them; the caller
+        // orders each application's few sheets itself.
+        .load_stream::<(Uuid, Uuid, super::models::JsonText)>(conn)
         .await?;
-    let mut out = Vec::new();
     while let Some((application_id, reviewer_id, scores)) = rows.try_next().await? {
-        out.push(decode(application_id, reviewer_id, &scores.0)?);
+        decode(application_id, reviewer_id, &scores.0)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 pub async fn round_applications(

@@ -206,7 +206,7 @@ diesel::table! {
         application_id -> Uuid,
         reviewer_id -> Uuid,
         status -> Text,
-        scores -> Jsonb,
+        scores -> Json,
         judged_total -> Nullable<Numeric>,
         comment -> Text,
         conflict_reason -> Nullable<Text>,

@@ -61,22 +61,20 @@ pub async fn ranking(
         .iter()
         .map(|c| c.key.as_str())
         .collect();
-    let sheets = review::round_submitted_scores(conn, round_row.id, |app, reviewer, json| {
+    review::round_submitted_scores(conn, round_row.id, |app, reviewer, json| {
         // A sheet of an application in another status (withdrawn, say) does not count.
-        Ok(match index.get(&app) {
-            Some(&i) => Some((
-                i,
-                ReviewInput {
-                    reviewer_id: reviewer,
-                    scores: sheet_from_json(&keys, json)?,
-                },
-            )),
-            None => None,
-        })
+        if let Some(&i) = index.get(&app) {
+            reviews[i].push(ReviewInput {
+                reviewer_id: reviewer,
+                scores: sheet_from_json(&keys, json)?,
+            });
+        }
+        Ok(())
     })
     .await?;
-    for (i, review) in sheets.into_iter().flatten() {
-        reviews[i].push(review);
+    // The sheets arrive in no particular order; a stable one keeps the answer reproducible.
+    for r in &mut reviews {
+        r.sort_unstable_by_key(|s| s.reviewer_id);
     }
     let mut inputs = Vec::with_capacity(apps.len());
     let mut info = HashMap::with_capacity(apps.len());
