@@ -114,6 +114,11 @@ prepare_db() {
   OPEN_ROUND=$(q "SELECT id FROM rounds WHERE status = 'open' ORDER BY created_at LIMIT 1")
   REVIEW_ROUND=$(q "SELECT md5('bench-round-reviewing')::uuid")
   APPS_AT_START=$(q "SELECT count(*) FROM applications")
+  # The postmaster of this server, when it runs on this machine (for the CPU accounting).
+  local ckpt
+  ckpt=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
+  PG_MASTER=$(ps -o ppid= -p "${ckpt:-0}" 2>/dev/null | tr -d ' ' || true)
+  case "$(cat "/proc/${PG_MASTER:-0}/comm" 2>/dev/null)" in postgres*) ;; *) PG_MASTER="" ;; esac
 }
 
 SERVER_PID=""
@@ -211,13 +216,50 @@ to_ms() { # wrk latency ("812.00us", "3.21ms", "1.02s") -> milliseconds
     else printf "%s", v }'
 }
 
+# CPU accounting: for each load step, the CPU time (µs) the service, the Postgres server and
+# the load generator (wrk or pgbench) used, so the report can say where a request's cost goes.
+# On 2 shared cores a step is CPU-bound above a few connections, and then its throughput is
+# the cores over the CPU one request costs in all three. Only when Postgres is local (its
+# postmaster found through the checkpointer); cpu.tsv: name conns requests service pg client.
+CPU="$OUT/cpu.tsv"
+: >"$CPU"
+CLK=$(getconf CLK_TCK)
+pg_ticks() { # every live Postgres process plus the children the postmaster has reaped
+  { awk '{print $14 + $15 + $16 + $17}' "/proc/$PG_MASTER/stat"
+    for p in $(pgrep -P "$PG_MASTER"); do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done
+  } | awk '{s += $1} END {print s + 0}'
+}
+svc_ticks() { if [ -n "$SERVER_PID" ]; then awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; else echo 0; fi; }
+CHILD_US=0
+child_us() { # sets CHILD_US: CPU of this shell's finished children (wrk, pgbench); `times` must
+  # run in this shell (never in $(...)): a subshell has no children of its own yet
+  times >"$OUT/times.tmp"
+  CHILD_US=$(tail -n 1 "$OUT/times.tmp" | awk '{ s = 0; for (i = 1; i <= NF; i++) { split($i, a, "m"); sub(/s$/, "", a[2]); s += a[1] * 60 + a[2] } printf "%.0f", s * 1e6 }')
+}
+CPU_MARK=""
+cpu_begin() {
+  CPU_MARK=""
+  [ -n "$PG_MASTER" ] || return 0
+  child_us
+  CPU_MARK="$(svc_ticks) $(pg_ticks) $CHILD_US"
+}
+cpu_end() { # NAME CONNS REQUESTS
+  [ -n "$CPU_MARK" ] && [ "${3:-0}" -gt 0 ] || return 0
+  local s1 p1 k1
+  s1=$(svc_ticks); p1=$(pg_ticks); child_us; k1=$CHILD_US
+  echo "$CPU_MARK" | awk -v n="$1" -v c="$2" -v r="$3" -v s1="$s1" -v p1="$p1" -v k1="$k1" -v clk="$CLK" \
+    '{ printf "%s\t%s\t%s\t%.0f\t%.0f\t%.0f\n", n, c, r, (s1 - $1) * 1e6 / clk, (p1 - $2) * 1e6 / clk, k1 - $3 }' >>"$CPU"
+}
+
 # run_wrk NAME CONNS METHOD PATH ITEMS [BODY] (with $COOKIE set, requests carry that session)
 run_wrk() {
   local name=$1 c=$2 method=$3 path=$4 items=$5 body=${6:-} threads out
   threads=$((c < 2 ? 1 : 2))
   out="$OUT/wrk-${name//\//_}-$c.txt"
+  cpu_begin
   BENCH_ITEMS="$items" BENCH_THREADS="$threads" BENCH_METHOD="$method" BENCH_PATH="$path" \
     BENCH_BODY="$body" BENCH_COOKIE="${COOKIE:-}" wrk -t"$threads" -c"$c" -d"${DURATION}s" --latency -s "$HERE/items.lua" "$URL" >"$out" 2>&1 || true
+  cpu_end "$name" "$c" "$(awk '/requests in/ {print $1}' "$out")"
   local rps p50 p99 reqs errs non2xx sockerr
   # The server's peak RSS after each step, so the report can say which step raised it.
   [ -n "$SERVER_PID" ] && printf '%s\t%s\t%s\n' "$name" "$c" \
@@ -243,9 +285,11 @@ run_pgbench() {
   out="$OUT/pgbench-${name//\//_}-$c.txt"
   prefix="$OUT/pglog-${name//[\/#@]/_}-$c"
   rm -f "$prefix".*
+  cpu_begin
   pgbench -n -M prepared -c "$c" -j "$threads" -T "$DURATION" -f "$file" -l --log-prefix="$prefix" \
     -D orgs="$ORGS" -D twin_orgs="$TWIN_ORGS" -D review_apps="$REVIEW_APPS" -D open_round="$OPEN_ROUND" \
     "$BENCH_URL" >"$out" 2>&1 || true
+  cpu_end "$name" "$c" "$(awk '/number of transactions actually processed/ {print $NF}' "$out" | cut -d/ -f1)"
   tps=$(awk '/^tps = / {printf "%.1f", $3}' "$out" | tail -n 1)
   # Log lines: client transaction latency_us script epoch us.
   read -r p50 p99 < <(cat "$prefix".* 2>/dev/null | awk '{print $3}' | sort -n |
@@ -458,6 +502,13 @@ verdict() { # VALUE OP LIMIT -> "met" / "missed by X"
     if (ok) print "met"; else if (op == ">=") printf "MISSED by %.0f points\n", l - v; else printf "MISSED by %.1f\n", v - l }'
 }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print 0 }'; }
+# cpu_of NAME CONNS COL: CPU µs per request of NAME's steps at CONNS (all its repetitions
+# together; COL 4 service, 5 Postgres, 6 load generator, 7 all three).
+cpu_of() {
+  awk -F'\t' -v n="$1" -v c="$2" -v col="$3" '{ b = $1; sub(/#.*/, "", b) }
+    b == n && $2 == c { r += $3; v[4] += $4; v[5] += $5; v[6] += $6; v[7] += $4 + $5 + $6 }
+    END { if (r > 0) printf "%.0f", v[col] / r; else print "" }' "$CPU"
+}
 
 {
   echo "# Performance"
@@ -522,6 +573,36 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; 
     echo "| $c | $(pair read pg_read "$c" 4) | $(pair read pg_read "$c" 6) | $(pair read pg_read "$c" 9) | $(pair read pg_read "$c" 10) | $(pair read pg_read "$c" 11)% | $(spread read pg_read "$c") |"
   done
   echo
+  if [ -s "$CPU" ]; then
+    echo "## Where the CPU goes"
+    echo
+    echo "CPU time per request in µs (user + system, from \`/proc\`, all repetitions of a step"
+    echo "together): the service, the Postgres server (every backend and its background processes)"
+    echo "and the load generator (wrk for the service, pgbench for the twin). Above one"
+    echo "connection the 2 cores are busy, so a step's throughput is about 2 cores over its total:"
+    echo "the *ceiling* is the twin's total over the endpoint's, the ratio no service could beat"
+    echo "on this machine while it costs what it does; beside it the ratio measured."
+    echo
+    echo "| conns | endpoint | service µs | Postgres µs | wrk µs | total µs | twin | Postgres µs | pgbench µs | total µs | ceiling | measured |"
+    echo "|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+    for c in $CONNS; do
+      [ "$c" -gt 1 ] || continue
+      for pp in "submit pg_submit" "score pg_score" "read pg_read"; do
+        set -- $pp
+        [ -n "$(cpu_of "$1" "$c" 7)" ] && [ -n "$(cpu_of "$2" "$c" 7)" ] || continue
+        echo "| $c | $1 | $(cpu_of "$1" "$c" 4) | $(cpu_of "$1" "$c" 5) | $(cpu_of "$1" "$c" 6) | $(cpu_of "$1" "$c" 7) | $2 | $(cpu_of "$2" "$c" 5) | $(cpu_of "$2" "$c" 6) | $(cpu_of "$2" "$c" 7) | $(pct "$(cpu_of "$2" "$c" 7)" "$(cpu_of "$1" "$c" 7)")% | $(pair "$1" "$2" "$c" 11)% |"
+      done
+    done
+    for pp in "app_page app_json" "finance_page payouts_json"; do
+      set -- $pp
+      [ -n "$(cpu_of "$1" $PAGE_CONNS 7)" ] || continue
+      echo "| $PAGE_CONNS | $1 | $(cpu_of "$1" $PAGE_CONNS 4) | $(cpu_of "$1" $PAGE_CONNS 5) | $(cpu_of "$1" $PAGE_CONNS 6) | $(cpu_of "$1" $PAGE_CONNS 7) | $2 | $(cpu_of "$2" $PAGE_CONNS 5) | $(cpu_of "$2" $PAGE_CONNS 6) | $(cpu_of "$2" $PAGE_CONNS 7) | $(pct "$(cpu_of "$2" $PAGE_CONNS 7)" "$(cpu_of "$1" $PAGE_CONNS 7)")% | $(pair "$1" "$2" $PAGE_CONNS 11)% |"
+    done
+    echo
+    echo "(For the pages the twin is the JSON answer, from the same service and driven by wrk: its"
+    echo "two middle columns are its Postgres and wrk µs, and its total includes its service µs.)"
+    echo
+  fi
   echo "## Web pages against their JSON"
   echo
   echo "Each page against the JSON answer it is built from, the same user signed in through"
