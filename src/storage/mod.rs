@@ -32,6 +32,7 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::FutureExt;
+use prepared::PrepareExt;
 
 use crate::config::DatabaseSettings;
 
@@ -160,8 +161,10 @@ pub fn audit<'c, 'e>(
     mut conn: &'c AsyncPgConnection,
     event: &'e models::AuditEventInsertForm,
 ) -> impl std::future::Future<Output = StorageResult<()>> + Send + use<'c, 'e> {
+    // Prepared: the form's optional fields give at most eight texts.
     let q = diesel::insert_into(schema::audit_events::table)
         .values(event)
+        .prepared()
         .execute(&mut conn);
     async move {
         q.await?;

@@ -5,6 +5,7 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::models::{OutboxInsertForm, OutboxRow};
+use super::prepared::PrepareExt;
 use super::schema::email_outbox;
 use super::StorageResult;
 
@@ -12,8 +13,10 @@ pub async fn insert(conn: &mut AsyncPgConnection, forms: &[OutboxInsertForm]) ->
     if forms.is_empty() {
         return Ok(());
     }
+    // Prepared: one text per number of recipients, a handful.
     diesel::insert_into(email_outbox::table)
         .values(forms)
+        .prepared()
         .execute(conn)
         .await?;
     Ok(())

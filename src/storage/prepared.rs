@@ -6,6 +6,12 @@
 //! tells diesel's statement cache that the text is fixed: it is prepared on first use and reused
 //! afterwards, keyed by its text and bind types. Only fixed texts belong here: a text built from
 //! values would be a new statement per value and fill the cache.
+//!
+//! diesel also refuses to cache every UPDATE and any INSERT with an optional field or several
+//! rows, because their text depends on which fields are set: on the hot write paths (a score
+//! sheet saved, an audit event, an application's emails) each call site sets the same fields
+//! every time, so their texts are few and fixed, and `.prepared()` spares the server a parse and
+//! plan per statement (and the service a round trip to prepare it).
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -17,13 +23,14 @@ use diesel::QueryResult;
 pub struct Prepared<Q>(Q);
 
 pub trait PrepareExt: Sized {
-    /// This query, cached as a prepared statement (its text must not depend on values).
+    /// This statement, cached as a prepared statement (its text must not depend on values, and
+    /// take only a few forms at its call site).
     fn prepared(self) -> Prepared<Self> {
         Prepared(self)
     }
 }
 
-impl<Q: Query> PrepareExt for Q {}
+impl<Q: QueryFragment<Pg>> PrepareExt for Q {}
 
 impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Prepared<Q> {
     fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {

@@ -10,6 +10,7 @@ use super::models::{
     AssignmentInsertForm, AssignmentRow, AssignmentUpdateForm, AwardDecisionRow, AwardObjectionRow,
     AwardRow, PanelMemberRow,
 };
+use super::prepared::PrepareExt;
 use super::schema::{
     applications, assignments, award_decisions, award_objections, awards, panel_members,
 };
@@ -93,9 +94,11 @@ pub fn update_assignment<'c, 'f>(
     id: Uuid,
     form: &'f AssignmentUpdateForm,
 ) -> impl std::future::Future<Output = StorageResult<AssignmentRow>> + Send + use<'c, 'f> {
+    // Prepared: each caller sets the same fields every time (saving, submitting, recusing).
     let q = diesel::update(assignments::table.find(id))
         .set(form)
         .returning(AssignmentRow::as_returning())
+        .prepared()
         .get_result(&mut conn);
     async move { Ok(q.await?) }
 }

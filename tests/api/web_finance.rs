@@ -934,3 +934,40 @@ async fn the_work_queue_statement_is_prepared_once_per_connection() {
     .expect("prepared statements");
     assert_eq!(kept.n, 1, "one prepared statement, reused");
 }
+
+/// diesel never caches an UPDATE, nor an INSERT with optional fields: the score save's update
+/// and every audit event are marked prepared, so the server parses and plans them once per
+/// connection instead of once per request.
+#[tokio::test]
+async fn the_hot_write_statements_are_prepared_once_per_connection() {
+    let app = spawn_app().await;
+    let conn = app.db.conn().await.expect("connection");
+    let form = gongyi::storage::models::AssignmentUpdateForm {
+        comment: Some("预备语句".into()),
+        updated_at: Some(chrono::Utc::now()),
+        ..Default::default()
+    };
+    for _ in 0..3 {
+        let id = Uuid::new_v4();
+        // No such assignment: the statement is still prepared and run.
+        let missing = gongyi::storage::review::update_assignment(&conn, id, &form).await;
+        assert!(missing.is_err(), "no row to update");
+        let event =
+            gongyi::service::audit_event::<(), ()>(None, "test.prepared", "test", id, None, None);
+        gongyi::storage::audit(&conn, &event).await.expect("audit");
+    }
+    let mut conn = conn;
+    for pattern in [
+        "UPDATE \"assignments\" SET%",
+        "INSERT INTO \"audit_events\"%",
+    ] {
+        let kept: Prepared = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(pattern)
+        .get_result(&mut conn)
+        .await
+        .expect("prepared statements");
+        assert_eq!(kept.n, 1, "{pattern}: one prepared statement, reused");
+    }
+}
