@@ -123,24 +123,17 @@ impl Browser {
         panic!("no `{css}` with text `{text}` in:\n{src}");
     }
 
+    /// Fills the field once it is there (a dialog or an htmx swap may still be bringing it in
+    /// when the suite loads both cores).
     pub async fn fill(&self, css: &str, value: &str) {
-        let e = self
-            .driver
-            .find(By::Css(css))
-            .await
-            .unwrap_or_else(|_| panic!("no {css}"));
+        let e = self.wait_text(css, "").await;
         e.clear().await.unwrap();
         e.send_keys(value).await.unwrap();
     }
 
+    /// Clicks the element once it is there (as `fill`).
     pub async fn click(&self, css: &str) {
-        self.driver
-            .find(By::Css(css))
-            .await
-            .unwrap_or_else(|_| panic!("no {css}"))
-            .click()
-            .await
-            .unwrap();
+        self.wait_text(css, "").await.click().await.unwrap();
     }
 
     /// Sets form values by script (date inputs take keys in the browser's locale format).
