@@ -161,7 +161,7 @@ pub fn audit<'c, 'e>(
     mut conn: &'c AsyncPgConnection,
     event: &'e models::AuditEventInsertForm,
 ) -> impl std::future::Future<Output = StorageResult<()>> + Send + use<'c, 'e> {
-    // Prepared: the form's optional fields give at most eight texts.
+    // Prepared: the form's four optional fields give at most sixteen texts (a few in practice).
     let q = diesel::insert_into(schema::audit_events::table)
         .values(event)
         .prepared()

@@ -13,7 +13,8 @@ pub async fn insert(conn: &mut AsyncPgConnection, forms: &[OutboxInsertForm]) ->
     if forms.is_empty() {
         return Ok(());
     }
-    // Prepared: one text per number of recipients, a handful.
+    // Prepared: one text per number of recipients; an event goes to an organization's applicants
+    // and contact, or to the bureau's admins or finance staff, so a few dozen texts at most.
     diesel::insert_into(email_outbox::table)
         .values(forms)
         .prepared()

@@ -94,7 +94,8 @@ pub fn update_assignment<'c, 'f>(
     id: Uuid,
     form: &'f AssignmentUpdateForm,
 ) -> impl std::future::Future<Output = StorageResult<AssignmentRow>> + Send + use<'c, 'f> {
-    // Prepared: each caller sets the same fields every time (saving, submitting, recusing).
+    // Prepared: each caller sets fixed fields (saving with or without a comment, submitting,
+    // recusing), so the texts are few.
     let q = diesel::update(assignments::table.find(id))
         .set(form)
         .returning(AssignmentRow::as_returning())
