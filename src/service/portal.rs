@@ -7,16 +7,16 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::domain::lifecycle::{ApplicationStatus, RoundStatus};
 use crate::domain::rating::{rating_cap, RatingCap, RatingCaps};
+use crate::domain::round::RoundRules;
 use crate::domain::user::Role;
 use crate::service::organizations::OrganizationFacts;
 use crate::service::rounds::RoundSpec;
 use crate::service::Error;
 use crate::storage::applications::{self, ApplicationFilter};
-use crate::storage::audit_chain::{self, AuditFilter};
+use crate::storage::audit_chain;
+pub use crate::storage::audit_chain::HistoryEntry;
 use crate::storage::grants::{self, GrantFilter};
-use crate::storage::models::{
-    ApplicationRow, AuditEventRow, BudgetLineRow, GrantRow, OrganizationRow, RoundRow,
-};
+use crate::storage::models::{ApplicationRow, BudgetLineRow, GrantRow, OrganizationRow, RoundRow};
 use crate::storage::{organizations, rounds, Database};
 
 /// An open round as an applicant sees it, with the places its organization has used.
@@ -107,12 +107,14 @@ pub async fn applicant_home(db: &Database, caller: &Caller) -> Result<ApplicantH
 pub struct ApplicationPage {
     pub application: ApplicationRow,
     pub lines: Vec<BudgetLineRow>,
-    pub round: RoundRow,
-    pub spec: RoundSpec,
-    pub organization: OrganizationRow,
+    pub round_name: String,
+    /// The round's focus areas (the choices of the editor's field).
+    pub focus_areas: Vec<String>,
+    pub rules: RoundRules,
+    pub organization_name: String,
     /// Changes of state, oldest first (from the audit trail).
-    pub history: Vec<AuditEventRow>,
-    pub grant: Option<GrantRow>,
+    pub history: Vec<HistoryEntry>,
+    pub grant_id: Option<Uuid>,
 }
 
 /// The application if the caller may see it (another organization's: not found).
@@ -124,29 +126,25 @@ pub async fn application_page(
     // As in the API: finance works on grants, not applications.
     caller.require(&[Role::Admin, Role::Applicant, Role::Reviewer])?;
     let conn = db.conn().await?;
-    let filter = AuditFilter {
-        entity_type: Some("application".into()),
-        entity_id: Some(id),
-        ..AuditFilter::default()
-    };
     // One round trip. The lines and history of an application outside the caller's scope are
     // read but never returned: the application itself is then not found.
-    let ((application, round, organization, grant), lines, events) = futures_util::try_join!(
+    let ((application, context), lines, mut history) = futures_util::try_join!(
         applications::with_context(&conn, caller.application_scope(), id),
         applications::budget_lines(&conn, id),
-        audit_chain::list(&conn, &filter, None, 200),
+        audit_chain::history(&conn, "application", id, 200),
     )?;
-    let spec = RoundSpec::from_row(&round)?;
-    let mut history: Vec<AuditEventRow> = events.into_iter().map(|(e, _)| e).collect();
+    drop(conn);
     history.reverse();
     Ok(ApplicationPage {
         application,
         lines,
-        round,
-        spec,
-        organization,
+        round_name: context.round_name,
+        focus_areas: context.focus_areas,
+        rules: serde::Deserialize::deserialize(&context.rules)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("stored round rules: {e}")))?,
+        organization_name: context.organization_name,
         history,
-        grant,
+        grant_id: context.grant_id,
     })
 }
 

@@ -5,10 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::models::{
-    ApplicationInsertForm, ApplicationRow, ApplicationUpdateForm, BudgetLineRow, GrantRow,
-    OrganizationRow, RoundRow,
-};
+use super::models::{ApplicationInsertForm, ApplicationRow, ApplicationUpdateForm, BudgetLineRow};
 use super::schema::{applications, assignments, budget_lines, grants, organizations, rounds};
 use super::{Scope, StorageResult};
 
@@ -68,16 +65,27 @@ pub async fn get_with_budget(
     futures_util::try_join!(row, budget_lines(shared, id))
 }
 
-/// An application within the caller's scope with its round, its organization and its grant
-/// (if any), in one statement. Borrows `conn` shared, so it can be pipelined with the reads of
-/// the application's other parts (`try_join!`).
+/// What an application's page shows of its round, organization and grant besides the
+/// application itself: the few columns it uses, not their whole rows (each column costs the
+/// server its output and the service its decoding, per page view).
+#[derive(Debug, Clone, Queryable)]
+pub struct ApplicationContext {
+    pub round_name: String,
+    pub focus_areas: Vec<String>,
+    /// The round's rules as stored (`RoundRules` in JSON).
+    pub rules: serde_json::Value,
+    pub organization_name: String,
+    pub grant_id: Option<Uuid>,
+}
+
+/// An application within the caller's scope with its context (round, organization, grant if
+/// any), in one statement. Borrows `conn` shared, so it can be pipelined with the reads of the
+/// application's other parts (`try_join!`).
 pub fn with_context<'c>(
     mut conn: &'c AsyncPgConnection,
     scope: Scope,
     id: Uuid,
-) -> impl Future<Output = StorageResult<(ApplicationRow, RoundRow, OrganizationRow, Option<GrantRow>)>>
-       + Send
-       + use<'c> {
+) -> impl Future<Output = StorageResult<(ApplicationRow, ApplicationContext)>> + Send + use<'c> {
     let mut q = applications::table
         .inner_join(rounds::table)
         .inner_join(organizations::table)
@@ -85,9 +93,13 @@ pub fn with_context<'c>(
         .filter(applications::id.eq(id))
         .select((
             ApplicationRow::as_select(),
-            RoundRow::as_select(),
-            OrganizationRow::as_select(),
-            Option::<GrantRow>::as_select(),
+            (
+                rounds::name,
+                rounds::focus_areas,
+                rounds::rules,
+                organizations::name,
+                grants::id.nullable(),
+            ),
         ))
         .into_boxed::<diesel::pg::Pg>();
     let visible = match scope {
@@ -102,7 +114,7 @@ pub fn with_context<'c>(
         }
         Scope::Nothing => false,
     };
-    let q = visible.then(|| q.first(&mut conn));
+    let q = visible.then(|| q.first::<(ApplicationRow, ApplicationContext)>(&mut conn));
     async move {
         match q {
             Some(q) => Ok(q.await?),

@@ -334,3 +334,37 @@ pub fn list<'c>(
         .load(&mut conn);
     async move { Ok(q.await?) }
 }
+
+/// One change in an entity's history as a page lists it: when, what, and the `status` of the
+/// event's `before` and `after` (where they have one).
+#[derive(Debug, Clone, Queryable)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+}
+
+/// The newest `limit` events of one entity, newest first: only the values a history shows,
+/// since an event's `before` and `after` may hold a whole application, and no seal join. Borrows
+/// `conn` shared, so it can be pipelined with other reads (`try_join!`).
+pub fn history<'c>(
+    mut conn: &'c AsyncPgConnection,
+    entity_type: &'static str,
+    entity_id: Uuid,
+    limit: i64,
+) -> impl Future<Output = StorageResult<Vec<HistoryEntry>>> + Send + use<'c> {
+    let q = audit_events::table
+        .filter(audit_events::entity_type.eq(entity_type))
+        .filter(audit_events::entity_id.eq(entity_id))
+        .select((
+            audit_events::at,
+            audit_events::action,
+            audit_events::before.retrieve_as_text("status"),
+            audit_events::after.retrieve_as_text("status"),
+        ))
+        .order(audit_events::id.desc())
+        .limit(limit)
+        .load::<HistoryEntry>(&mut conn);
+    async move { Ok(q.await?) }
+}

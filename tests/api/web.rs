@@ -427,6 +427,15 @@ pub fn content_fields(title: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The `<section id=…>` of a page, to its end.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("<section id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no section {id}:\n{html}"));
+    let end = html[start..].find("</section>").unwrap() + start;
+    &html[start..end]
+}
+
 fn refs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     v.iter().map(|(k, x)| (*k, x.as_str())).collect()
 }
@@ -536,6 +545,29 @@ async fn an_applicant_drafts_checks_fixes_and_submits_through_the_forms() {
     assert!(
         !page.html.contains("id=\"content-form\""),
         "no longer editable"
+    );
+    // The history, oldest first, in Chinese: the status shown only where it changed.
+    let history = section(&page.html, "history");
+    let steps: Vec<&str> = [
+        "创建草稿",
+        "修改项目内容",
+        "修改预算",
+        "提交申报：草稿 → 已提交",
+    ]
+    .into_iter()
+    .map(|s| {
+        history
+            .find(s)
+            .map(|_| s)
+            .unwrap_or_else(|| panic!("{s} not in {history}"))
+    })
+    .collect();
+    let at = |s: &str| history.find(s).unwrap();
+    assert!(steps.windows(2).all(|w| at(w[0]) < at(w[1])), "{history}");
+    assert!(!history.contains("application."), "no codes: {history}");
+    assert!(
+        !history.contains("修改预算：") && !history.contains("创建草稿："),
+        "{history}"
     );
     assert!(c.get("/").await.html.contains("1 / 3"));
     let (_, admin) = app.signed_in(Role::Admin).await;

@@ -96,7 +96,7 @@ impl ApplicationTemplate {
         FundedBy::ALL.iter().map(|c| c.as_str()).collect()
     }
     fn focus_areas(&self) -> &[String] {
-        &self.p.spec.focus_areas
+        &self.p.focus_areas
     }
     fn personnel_share(&self) -> String {
         let a = &self.p.application;
@@ -107,24 +107,40 @@ impl ApplicationTemplate {
         format!("{share:.2}%")
     }
     fn personnel_limit(&self) -> String {
-        let r = self.p.spec.rules.max_personnel_ratio * Decimal::ONE_HUNDRED;
+        let r = self.p.rules.max_personnel_ratio * Decimal::ONE_HUNDRED;
         format!("{:.2}%", r.round_dp(2))
     }
     fn ratio_basis_points(&self) -> String {
-        (self.p.spec.rules.max_personnel_ratio * Decimal::from(10_000))
+        (self.p.rules.max_personnel_ratio * Decimal::from(10_000))
             .trunc()
             .to_string()
     }
-    fn action(&self, event: &crate::storage::models::AuditEventRow) -> String {
-        let to = event
-            .after
-            .as_ref()
-            .and_then(|a| a.get("status"))
-            .and_then(|s| s.as_str())
-            .map(|s| self.page.word(s));
-        match to {
-            Some(s) => format!("{} → {}", self.page.word(&event.action), s),
-            None => self.page.word(&event.action),
+    /// What an event of the history did, in the reader's words, with the status it led to when
+    /// it changed one.
+    fn action(&self, event: &portal::HistoryEntry) -> String {
+        let what = match event.action.as_str() {
+            "application.created" => "Draft created",
+            "application.updated" => "Content edited",
+            "application.budget_replaced" => "Budget edited",
+            "application.submitted" => "Submitted for review",
+            // The review and award steps: `application.<status>`.
+            _ => "Status changed",
+        };
+        let what = self.page.word(what);
+        match (event.from_status.as_deref(), event.to_status.as_deref()) {
+            (Some(from), Some(to)) if from != to => {
+                let colon = if self.page.lang_attr() == "en" {
+                    ": "
+                } else {
+                    "："
+                };
+                format!(
+                    "{what}{colon}{} → {}",
+                    self.page.word(from),
+                    self.page.word(to)
+                )
+            }
+            _ => what,
         }
     }
 }
