@@ -226,7 +226,8 @@ CPU="$OUT/cpu.tsv"
 CLK=$(getconf CLK_TCK)
 pg_ticks() { # every live Postgres process plus the children the postmaster has reaped
   { awk '{print $14 + $15 + $16 + $17}' "/proc/$PG_MASTER/stat"
-    for p in $(pgrep -P "$PG_MASTER"); do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done
+    # A backend may exit between pgrep and awk (its ticks then count as reaped, above).
+    for p in $(pgrep -P "$PG_MASTER"); do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || true; done
   } | awk '{s += $1} END {print s + 0}'
 }
 svc_ticks() { if [ -n "$SERVER_PID" ]; then awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; else echo 0; fi; }
