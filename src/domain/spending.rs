@@ -557,6 +557,7 @@ pub struct HeldActivity {
     pub held_on: NaiveDate,
     pub title: String,
     #[serde(default)]
+    #[schema(maximum = 10_000_000)]
     pub participants: u32,
 }
 
@@ -567,9 +568,43 @@ pub struct PartyActual {
     #[serde(default)]
     pub activities_held: Vec<HeldActivity>,
     #[serde(default)]
+    #[schema(maximum = 10_000_000)]
     pub party_members_on_team: u32,
     #[serde(default)]
     pub red_project_delivered: bool,
+}
+
+/// The most people one count of a report may name: the bound of the application's own counts.
+pub const MAX_PEOPLE: u32 = 10_000_000;
+
+impl PartyActual {
+    /// Counts beyond any project's size, each named by its field (`party.…`).
+    pub fn violations(&self) -> Vec<Violation> {
+        let too_many = |field: String, value: u32| {
+            (value > MAX_PEOPLE).then(|| {
+                Violation::new("range", format!("{field} is at most {MAX_PEOPLE}"))
+                    .limit(MAX_PEOPLE)
+                    .actual(value)
+                    .field(field)
+            })
+        };
+        let mut v: Vec<Violation> = self
+            .activities_held
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                too_many(
+                    format!("party.activities_held[{i}].participants"),
+                    a.participants,
+                )
+            })
+            .collect();
+        v.extend(too_many(
+            "party.party_members_on_team".into(),
+            self.party_members_on_team,
+        ));
+        v
+    }
 }
 
 /// A planned element that did not happen (as planned).
@@ -671,6 +706,36 @@ pub fn compare_party(planned: &PartyPlan, actual: &PartyActual) -> PartyComparis
 #[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_counts_beyond_any_project_are_named_by_field() {
+        let ok = PartyActual {
+            activities_held: vec![HeldActivity {
+                held_on: NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
+                title: "主题党日".into(),
+                participants: MAX_PEOPLE,
+            }],
+            party_members_on_team: MAX_PEOPLE,
+            red_project_delivered: false,
+        };
+        assert!(ok.violations().is_empty());
+        let mut bad = ok.clone();
+        bad.activities_held[0].participants = MAX_PEOPLE + 1;
+        bad.party_members_on_team = 2_147_483_648;
+        let v = bad.violations();
+        let fields: Vec<_> = v
+            .iter()
+            .map(|x| x.field.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "party.activities_held[0].participants",
+                "party.party_members_on_team"
+            ]
+        );
+        assert!(v.iter().all(|x| x.rule == "range"));
+    }
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
 

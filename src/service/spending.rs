@@ -683,13 +683,17 @@ pub async fn submit_report(
     input: ReportInput,
 ) -> Result<FinancialReportView, Error> {
     let note = input.note.clone().unwrap_or_default().trim().to_string();
+    let mut v = input.party.violations();
     if note.chars().count() > 2000 {
-        return Err(Error::invalid(
+        v.push(
             Violation::new("length", "note has at most 2000 characters")
                 .limit(2000)
                 .actual(note.chars().count())
                 .field("note"),
-        ));
+        );
+    }
+    if !v.is_empty() {
+        return Err(Error::Validation(v));
     }
     run_transaction(db, async move |conn| {
         let grant = lock_for_grantee(conn, caller, grant_id).await?;

@@ -472,6 +472,28 @@ async fn a_report_freezes_the_spending_so_far_and_records_the_party_elements() {
     future["party"]["activities_held"][0]["held_on"] = json!("2030-01-01");
     let r = app.post(&reports, Some(&s.grantee), future).await;
     assert_eq!(r.status, 422, "{}", r.body);
+    // Counts beyond any project (and beyond the schema's maximum) are refused by field, and
+    // the refusal records nothing: the same period is submitted right after.
+    let mut crowd = body.clone();
+    crowd["party"]["party_members_on_team"] = json!(2_147_483_648u64);
+    crowd["party"]["activities_held"][0]["participants"] = json!(10_000_001);
+    let r = app.post(&reports, Some(&s.grantee), crowd).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let fields: Vec<&str> = r.body["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "party.activities_held[0].participants",
+            "party.party_members_on_team"
+        ],
+        "{}",
+        r.body
+    );
     let r = app.post(&reports, Some(&s.grantee), body.clone()).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let report = r.body["id"].as_str().unwrap().to_string();
