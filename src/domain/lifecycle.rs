@@ -83,6 +83,17 @@ impl ApplicationStatus {
         ApplicationStatus::Completed,
         ApplicationStatus::Terminated,
     ];
+
+    /// Applications a round's ranking holds: under review, or decided since.
+    pub const RANKED_STATUSES: &'static [ApplicationStatus] = &[
+        ApplicationStatus::UnderReview,
+        ApplicationStatus::Approved,
+        ApplicationStatus::Rejected,
+        ApplicationStatus::Contracted,
+        ApplicationStatus::InProgress,
+        ApplicationStatus::Completed,
+        ApplicationStatus::Terminated,
+    ];
 }
 
 #[cfg(test)]

@@ -580,9 +580,10 @@ pub const MAX_PEOPLE: u32 = 10_000_000;
 impl PartyActual {
     /// Counts beyond any project's size, each named by its field (`party.…`).
     pub fn violations(&self) -> Vec<Violation> {
-        let too_many = |field: String, value: u32| {
+        // The message names the count, not the path (the field does), so the catalog has it.
+        let too_many = |name: &str, field: String, value: u32| {
             (value > MAX_PEOPLE).then(|| {
-                Violation::new("range", format!("{field} is at most {MAX_PEOPLE}"))
+                Violation::new("range", format!("{name} is at most {MAX_PEOPLE}"))
                     .limit(MAX_PEOPLE)
                     .actual(value)
                     .field(field)
@@ -594,12 +595,14 @@ impl PartyActual {
             .enumerate()
             .filter_map(|(i, a)| {
                 too_many(
+                    "participants",
                     format!("party.activities_held[{i}].participants"),
                     a.participants,
                 )
             })
             .collect();
         v.extend(too_many(
+            "party_members_on_team",
             "party.party_members_on_team".into(),
             self.party_members_on_team,
         ));

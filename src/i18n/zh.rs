@@ -259,6 +259,8 @@ pub(super) static MESSAGES: &[(&str, &str)] = &[
     ("{} has {} to {} characters", "`{}` 应为 {} 至 {} 个字符"),
     ("beneficiary_count is at most 10000000", "受益人数最多为 10000000"),
     ("party_activity_count is at most 10000000", "党建主题活动次数最多为 10000000"),
+    ("party_members_on_team is at most 10000000", "团队党员人数最多为 10000000"),
+    ("participants is at most 10000000", "活动参加人数最多为 10000000"),
     ("{} is at most 10000000", "`{}` 最多为 10000000"),
     ("a team has at most 100 members", "项目团队最多 100 人"),
     ("a member has a name (1 to 100 characters) and a role (at most 100)", "团队成员须填写姓名（1 至 100 个字符）和职责（最多 100 个字符）"),

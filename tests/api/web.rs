@@ -428,7 +428,7 @@ pub fn content_fields(title: &str) -> Vec<(&'static str, String)> {
 }
 
 /// The `<section id=…>` of a page, to its end.
-fn section<'a>(html: &'a str, id: &str) -> &'a str {
+pub fn section<'a>(html: &'a str, id: &str) -> &'a str {
     let start = html
         .find(&format!("<section id=\"{id}\""))
         .unwrap_or_else(|| panic!("no section {id}:\n{html}"));

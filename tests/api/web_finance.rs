@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::grants::{funded_grant, milestone, request_payout, Funded};
 use crate::helpers::{spawn_app, TestApp, PASSWORD};
-use crate::web::{Page, PageClient};
+use crate::web::{section, Page, PageClient};
 
 /// A user with a name of its own (the pages show names), signed in through the form.
 async fn person(app: &TestApp, role: Role, name: &str, org: Option<Uuid>) -> (PageClient, Uuid) {
@@ -117,15 +117,6 @@ async fn payouts_in_db(app: &TestApp, grant: &str) -> Vec<(String, Decimal)> {
     .into_iter()
     .map(|p| (p.status, p.amount))
     .collect()
-}
-
-/// The HTML of one `<section id=…>` of a page.
-fn section<'a>(html: &'a str, id: &str) -> &'a str {
-    let start = html
-        .find(&format!("<section id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no section {id}:\n{html}"));
-    let end = html[start..].find("</section>").unwrap() + start;
-    &html[start..end]
 }
 
 #[tokio::test]

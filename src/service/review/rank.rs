@@ -32,16 +32,13 @@ pub struct RoundRanking {
     pub applications: HashMap<Uuid, RankedApplication>,
 }
 
-/// The statuses of the applications a ranking holds: under review, or decided since.
-const RANKED: [ApplicationStatus; 7] = [
-    ApplicationStatus::UnderReview,
-    ApplicationStatus::Approved,
-    ApplicationStatus::Rejected,
-    ApplicationStatus::Contracted,
-    ApplicationStatus::InProgress,
-    ApplicationStatus::Completed,
-    ApplicationStatus::Terminated,
-];
+/// The ranked statuses as stored.
+fn ranked_statuses() -> Vec<&'static str> {
+    ApplicationStatus::RANKED_STATUSES
+        .iter()
+        .map(|s| s.as_str())
+        .collect()
+}
 
 /// A round's submitted, non-recused sheets, each as (application, sheet) with its scores in
 /// the rubric's criterion order. The filter and the column choice are done in SQL.
@@ -80,7 +77,7 @@ pub async fn ranking(
     round_row: &RoundRow,
 ) -> Result<RoundRanking, Error> {
     let spec = RoundSpec::from_row(round_row)?;
-    let apps = review::ranking_sources(conn, round_row.id, &RANKED.map(|s| s.as_str())).await?;
+    let apps = review::ranking_sources(conn, round_row.id, &ranked_statuses()).await?;
     let sheets = submitted_sheets(conn, round_row.id, &spec).await?;
     assemble(spec, apps, sheets)
 }
@@ -155,7 +152,7 @@ pub async fn round_ranking(db: &Database, round_id: Uuid) -> Result<RoundRanking
     }
     let spec = RoundSpec::from_row(&round)?;
     let mut second = db.conn().await?;
-    let statuses = RANKED.map(|s| s.as_str());
+    let statuses = ranked_statuses();
     let (apps, sheets) = futures_util::try_join!(
         async { Ok::<_, Error>(review::ranking_sources(&mut conn, round.id, &statuses).await?) },
         submitted_sheets(&mut second, round.id, &spec),
