@@ -140,8 +140,7 @@ pub async fn application_page(
         lines,
         round_name: context.round_name,
         focus_areas: context.focus_areas,
-        rules: serde::Deserialize::deserialize(&context.rules)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("stored round rules: {e}")))?,
+        rules: crate::service::rounds::from_json(&context.rules)?,
         organization_name: context.organization_name,
         history,
         grant_id: context.grant_id,

@@ -35,7 +35,8 @@ pub struct RoundSpec {
     pub tranche_schedule: Vec<TrancheSpec>,
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, Error> {
+/// A document of a stored round (rules, rubric, …); one that does not parse is a bug, not input.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, Error> {
     serde_json::from_value(v.clone())
         .map_err(|e| Error::Internal(anyhow::anyhow!("stored round document: {e}")))
 }

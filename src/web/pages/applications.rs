@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::domain::budget::{BudgetCategory, FundedBy};
 use crate::domain::lifecycle::ApplicationStatus;
-use crate::domain::user::Role;
+use crate::domain::user::{Language, Role};
 use crate::domain::violation::Violation;
 use crate::http::AppState;
 use crate::service::applications::{self as svc, ApplicationContent};
@@ -129,10 +129,9 @@ impl ApplicationTemplate {
         let what = self.page.word(what);
         match (event.from_status.as_deref(), event.to_status.as_deref()) {
             (Some(from), Some(to)) if from != to => {
-                let colon = if self.page.lang_attr() == "en" {
-                    ": "
-                } else {
-                    "："
+                let colon = match self.page.lang {
+                    Language::En => ": ",
+                    Language::Zh => "：",
                 };
                 format!(
                     "{what}{colon}{} → {}",
