@@ -18,10 +18,11 @@
 # micro-benchmarks, and writes everything to docs/PERFORMANCE.md (the analysis section is kept
 # by hand in scripts/bench/analysis.md and appended).
 #
-# Knobs (environment): BENCH_DURATION (seconds per load step, default 8), BENCH_ORGS (24000,
+# Knobs (environment): BENCH_DURATION (seconds per load step, default 8), BENCH_ORGS (60000,
 # enough drafts that no submit step runs out),
 # BENCH_REVIEW_APPS (10000), BENCH_TWIN_ORGS (1000), BENCH_LIST_ROWS (1000000), BENCH_PORT (18080),
-# BENCH_CONNS ("1 8 32"), BENCH_DB (gongyi_bench), BENCH_REPS (3), BENCH_DURABLE_PORT (54359).
+# BENCH_CONNS ("1 8 32"), BENCH_DB (gongyi_bench), BENCH_REPS (3), BENCH_DURABLE_PORT (54359),
+# BENCH_GATED (6: the database.write_concurrency of the score step's second server).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,7 +35,7 @@ for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
     --durable) DURABLE=1 ;;
-    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -49,6 +50,7 @@ CONNS="${BENCH_CONNS:-1 8 32}"
 DB_NAME="${BENCH_DB:-gongyi_bench}"
 REPS="${BENCH_REPS:-3}"
 DURABLE_PORT="${BENCH_DURABLE_PORT:-54359}"
+GATED="${BENCH_GATED:-6}"
 OUT="$ROOT/target/bench"
 DOC="$ROOT/docs/PERFORMANCE.md"
 mkdir -p "$OUT"
@@ -361,6 +363,25 @@ measure_writes() {
   done
 }
 
+# measure_gated TAG PORT: the score step and its twin again, at each level above one connection,
+# on a server of its own whose transactions take turns (database.write_concurrency = GATED; the
+# default, the pool's size, sets no limit), so the report can weigh its tail against its rate.
+measure_gated() {
+  local tag=$1 port=$2 c k
+  GONGYI__DATABASE__WRITE_CONCURRENCY="$GATED" start_server "$port"
+  for c in $CONNS; do
+    [ "$c" -gt 1 ] || continue
+    for k in $(seq 1 "$REPS"); do
+      settle
+      run_wrk "score_gated$tag#$k" "$c" PUT "/api/v1/assignments/%s/scores" "$OUT/scores.items" "$SCORES_BODY"
+      settle
+      run_pgbench "pg_score_gated$tag#$k" "$c" "$HERE/pgbench_score.sql"
+    done
+    summarize "score_gated$tag" "pg_score_gated$tag" "$c"
+  done
+  stop_server
+}
+
 measure_writes ""
 for c in $CONNS; do
   settle
@@ -457,6 +478,7 @@ fi
 RSS_PEAK_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
 RSS_NOW_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status")
 stop_server
+measure_gated "" $((PORT + 2))
 MAIN_FSYNC=$(psql "$ADMIN_URL" -qtAX -c 'show fsync')
 MAIN_SYNC=$(psql "$ADMIN_URL" -qtAX -c 'show synchronous_commit')
 
@@ -475,6 +497,7 @@ if [ "$DURABLE" = 1 ]; then
   work_lists
   measure_writes "@durable"
   stop_server
+  measure_gated "@durable" $((PORT + 3))
   psql "$ADMIN_URL" -qtAc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null || true
   ADMIN_URL="$MAIN_ADMIN_URL"
   BENCH_URL="$MAIN_BENCH_URL"
@@ -527,6 +550,7 @@ cpu_of() {
   echo "- Memory: $(free -m | awk '/^Mem:/ {print $2}') MB; kernel $(uname -r); $(psql "$ADMIN_URL" -qtAX -c 'select version()' | cut -d, -f1)"
   echo "  (shared_buffers $(psql "$ADMIN_URL" -qtAX -c 'show shared_buffers'), synchronous_commit $MAIN_SYNC, fsync $MAIN_FSYNC)."
   echo "- Service: release build, production settings (pool_max_size $(grep -m1 pool_max_size config/default.toml | awk '{print $3}'),"
+  echo "  write_concurrency $(grep -m1 write_concurrency config/default.toml | awk '{print $3}'),"
   echo "  HTTP workers = cores), email sender off, log level warn. Load: wrk $(wrk -v 2>&1 | head -n 1 | awk '{print $2}'),"
   echo "  ${DURATION}s per step, 1–2 wrk threads; pgbench with \`-M prepared\`. wrk, the service and"
   echo "  Postgres all share the same 2 cores. Each ratio is the median of $REPS interleaved pairs"
@@ -640,6 +664,26 @@ cpu_of() {
     done
   fi
   echo
+  echo "## Score saves with fewer transactions at once"
+  echo
+  echo "The score step and its twin again on a server of its own started with"
+  echo "\`database.write_concurrency = $GATED\` (transactions at once, shared out between the workers; the"
+  echo "default, the pool's size, sets no limit), beside the default server's figures from the tables above."
+  echo
+  echo "| cluster | conns | write_concurrency | req/s | p50 ms | p99 ms | twin tps | twin p99 ms | ratio | spread | p99 × twin's |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for tag in "" "@durable"; do
+    [ -z "$tag" ] || [ "$DURABLE" = 1 ] || continue
+    for c in $CONNS; do
+      [ "$c" -gt 1 ] || continue
+      for v in "score pg_score $(grep -m1 write_concurrency config/default.toml | awk '{print $3}')" "score_gated pg_score_gated $GATED"; do
+        set -- $v
+        n="$1$tag" tw="$2$tag"
+        echo "| $(if [ -n "$tag" ]; then echo durable; else echo "fsync $MAIN_FSYNC"; fi) | $c | $3 | $(pair "$n" "$tw" "$c" 4) | $(pair "$n" "$tw" "$c" 5) | $(pair "$n" "$tw" "$c" 6) | $(pair "$n" "$tw" "$c" 9) | $(pair "$n" "$tw" "$c" 10) | $(pair "$n" "$tw" "$c" 11)% | $(spread "$n" "$tw" "$c") | $(times_of "$(pair "$n" "$tw" "$c" 6)" "$(pair "$n" "$tw" "$c" 10)")× |"
+      done
+    done
+  done
+  echo
   echo "After the run: $SUBMITTED bench drafts are \`submitted\` (the submit steps' 2xx answers plus the"
   echo "few in flight when wrk stopped counting) and $OUTBOX \`application_received\` emails wait in the"
   echo "outbox (two per submission: the applicant and the organization's contact, the pgbench twin's included)."
@@ -711,6 +755,12 @@ cpu_of() {
       x=$(times_of "$a" "$b")
       echo "| $e p99 ≤ 1.5× its twin's at 32 conns${tag:+ (durable)} ($a vs $b ms) | ${x}× | $(verdict "$x" "<=" 1.5) |"
     done
+  done
+  for tag in "" "@durable"; do
+    [ -z "$tag" ] || [ "$DURABLE" = 1 ] || continue
+    a=$(pair "score_gated$tag" "pg_score_gated$tag" 32 6); b=$(pair "score_gated$tag" "pg_score_gated$tag" 32 10)
+    x=$(times_of "$a" "$b")
+    echo "| score p99 ≤ 1.5× its twin's at 32 conns${tag:+ (durable)}, write_concurrency $GATED ($a vs $b ms) | ${x}× | $(verdict "$x" "<=" 1.5) |"
   done
   for c in $CONNS; do
     rr=$(pair read pg_read "$c" 11)

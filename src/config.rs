@@ -112,6 +112,9 @@ pub struct DatabaseSettings {
     /// Full connection URL; may carry a password, so it is kept secret.
     pub url: SecretString,
     pub pool_max_size: usize,
+    /// Transactions running at once, shared out between the workers like the pool; one more
+    /// waits for a turn before it takes a connection, so reads keep the rest of the pool.
+    pub write_concurrency: usize,
     /// How long a request waits for a free connection before it gets 503.
     pub pool_timeout_ms: u64,
     pub connect_timeout_ms: u64,
@@ -127,6 +130,7 @@ impl std::fmt::Debug for DatabaseSettings {
         f.debug_struct("DatabaseSettings")
             .field("url", &"[redacted]")
             .field("pool_max_size", &self.pool_max_size)
+            .field("write_concurrency", &self.write_concurrency)
             .field("pool_timeout_ms", &self.pool_timeout_ms)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("statement_timeout_ms", &self.statement_timeout_ms)

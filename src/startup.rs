@@ -230,6 +230,7 @@ fn run_with(
     // wakes no other thread (docs/PERFORMANCE.md: about 15% more reads per second).
     let per_worker = DatabaseSettings {
         pool_max_size: settings.database.pool_max_size.div_ceil(workers).max(1),
+        write_concurrency: settings.database.write_concurrency.div_ceil(workers).max(1),
         ..settings.database.clone()
     };
     let pools = (0..workers)

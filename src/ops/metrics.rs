@@ -206,6 +206,7 @@ impl Metrics {
         let connections = Family::<PoolStateLabels, Gauge>::default();
         let max = Family::<PoolLabels, Gauge>::default();
         let waiting = Family::<PoolLabels, Gauge>::default();
+        let turns = Family::<PoolStateLabels, Gauge>::default();
         for (name, db) in self.pools.get().map(Vec::as_slice).unwrap_or_default() {
             let s = db.status();
             let in_use = s.size.saturating_sub(s.available);
@@ -220,6 +221,15 @@ impl Metrics {
             let pool = PoolLabels { pool: name.clone() };
             max.get_or_create(&pool).set(s.max_size as i64);
             waiting.get_or_create(&pool).set(s.waiting as i64);
+            let (taken, all) = db.turns();
+            for (state, n) in [("in_use", taken), ("free", all.saturating_sub(taken))] {
+                turns
+                    .get_or_create(&PoolStateLabels {
+                        pool: name.clone(),
+                        state,
+                    })
+                    .set(n as i64);
+            }
         }
         reg.register(
             "db_pool_connections",
@@ -235,6 +245,11 @@ impl Metrics {
             "db_pool_waiting",
             "Requests waiting for a connection of each pool",
             waiting,
+        );
+        reg.register(
+            "db_pool_transaction_turns",
+            "Transaction turns of each pool (database.write_concurrency), in use or free",
+            turns,
         );
     }
 }

@@ -13,7 +13,7 @@ use crate::notify;
 use crate::service::error::parse_text;
 use crate::service::organizations::OrganizationFacts;
 use crate::service::rounds::RoundSpec;
-use crate::service::{in_transaction, run_transaction, Error};
+use crate::service::{run_transaction, Error};
 use crate::storage::models::{
     ApplicationInsertForm, ApplicationRow, ApplicationUpdateForm, BudgetLineRow, OrganizationRow,
     RoundRow,
@@ -461,10 +461,9 @@ pub async fn submit(
     caller: &Caller,
     id: Uuid,
 ) -> Result<(ApplicationRow, Vec<BudgetLineRow>), Error> {
-    let mut conn = db.conn().await?;
     let statuses = quota_statuses();
     let statuses = &statuses;
-    in_transaction(&mut conn, async move |conn| {
+    run_transaction(db, async move |conn| {
         let visible = applications::get(conn, caller.organization_scope(), id).await?;
         // One round trip, run by the server in this order: the quota lock (the
         // organization's row), the application's lock, then what the rules read, so the

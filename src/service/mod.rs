@@ -55,7 +55,8 @@ where
 }
 
 /// Runs `work` in one transaction on a pooled connection: committed when it returns `Ok`, rolled
-/// back on any error, so a refusal never leaves half a change behind.
+/// back on any error, so a refusal never leaves half a change behind. It waits for one of the
+/// pool's transaction turns (`Database::transaction_conn`).
 pub async fn run_transaction<T, F>(db: &Database, work: F) -> Result<T>
 where
     F: for<'r> AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<T>
@@ -63,18 +64,8 @@ where
         + Send,
     T: Send,
 {
-    let mut conn = db.conn().await?;
-    in_transaction(&mut conn, work).await
-}
-
-/// `run_transaction` on a connection the caller already holds (it has read something first).
-pub async fn in_transaction<T, F>(conn: &mut AsyncPgConnection, work: F) -> Result<T>
-where
-    F: for<'r> AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<T>
-        + for<'r> TransactionWork<&'r mut AsyncPgConnection, Result<T>, Fut: Send>
-        + Send,
-    T: Send,
-{
+    let mut turn = db.transaction_conn().await?;
+    let conn: &mut AsyncPgConnection = &mut turn;
     conn.transaction::<T, Error, F>(work).await
 }
 

@@ -22,6 +22,7 @@ pub mod spending;
 pub mod tokens;
 pub mod users;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::result::Error as DieselError;
@@ -33,6 +34,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::FutureExt;
 use prepared::PrepareExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::DatabaseSettings;
 
@@ -66,6 +68,30 @@ pub type StorageResult<T> = Result<T, StorageError>;
 #[derive(Clone)]
 pub struct Database {
     pool: Pool<AsyncPgConnection>,
+    /// Turns for transactions (`transaction_conn`), at most one per pooled connection.
+    writers: Arc<Semaphore>,
+    turns: usize,
+    wait: Duration,
+}
+
+/// A pooled connection held with a transaction's turn (`Database::transaction_conn`): both go
+/// back when it is dropped.
+pub struct TransactionConn {
+    conn: DbConn,
+    _turn: OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for TransactionConn {
+    type Target = AsyncPgConnection;
+    fn deref(&self) -> &AsyncPgConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for TransactionConn {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        &mut self.conn
+    }
 }
 
 impl Database {
@@ -124,16 +150,48 @@ impl Database {
                 })
             }))
             .build()?;
-        Ok(Self { pool })
+        let turns = settings
+            .write_concurrency
+            .min(settings.pool_max_size)
+            .max(1);
+        Ok(Self {
+            pool,
+            writers: Arc::new(Semaphore::new(turns)),
+            turns,
+            wait: settings.pool_timeout(),
+        })
     }
 
     pub async fn conn(&self) -> StorageResult<DbConn> {
         Ok(self.pool.get().await?)
     }
 
+    /// A connection for a transaction, taken once one of `database.write_concurrency` turns is
+    /// free, so that plain reads keep the rest of the pool. Where the CPU, not the commit flush,
+    /// bounds writes, fewer writers at once shorten their tail (docs/PERFORMANCE.md); the wait
+    /// for a turn counts against `pool_timeout_ms`, like the wait for a connection.
+    pub async fn transaction_conn(&self) -> StorageResult<TransactionConn> {
+        let started = tokio::time::Instant::now();
+        let turn = tokio::time::timeout(self.wait, self.writers.clone().acquire_owned())
+            .await
+            .map_err(|_| StorageError::PoolTimeout)?
+            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        let left = self.wait.saturating_sub(started.elapsed());
+        let conn = tokio::time::timeout(left, self.pool.get())
+            .await
+            .map_err(|_| StorageError::PoolTimeout)??;
+        Ok(TransactionConn { conn, _turn: turn })
+    }
+
     /// The pool's size, idle connections and waiters (for `/metrics`).
     pub fn status(&self) -> deadpool::Status {
         self.pool.status()
+    }
+
+    /// Transaction turns (`transaction_conn`) taken and in all (for `/metrics`).
+    pub fn turns(&self) -> (usize, usize) {
+        let free = self.writers.available_permits();
+        (self.turns.saturating_sub(free), self.turns)
     }
 
     /// Readiness: can we get a connection and run a trivial query?

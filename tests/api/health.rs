@@ -241,3 +241,96 @@ async fn a_nul_character_in_text_is_refused_with_422_not_500() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_waiting_transaction_holds_a_turn_not_the_whole_pool() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    // One worker, three connections, one transaction at a time.
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.application.workers = 1;
+        s.database.pool_max_size = 3;
+        s.database.write_concurrency = 1;
+        s.database.pool_timeout_ms = 300;
+    })
+    .await;
+    let (_, token) = app.signed_in(gongyi::domain::user::Role::Admin).await;
+    let org = app.add_organization("轮次测试社工服务中心").await;
+    // Another session holds the organization's row lock, so an update of it waits inside its
+    // transaction, holding the one turn.
+    let url = app.settings.database.url().to_string();
+    let mut locker = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::sql_query("BEGIN")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    diesel::sql_query(format!(
+        "SELECT id FROM organizations WHERE id = '{org}' FOR UPDATE"
+    ))
+    .execute(&mut locker)
+    .await
+    .unwrap();
+    let path = format!("/organizations/{org}");
+    let holder = app.patch(
+        &path,
+        Some(&token),
+        json!({"contact_phone": "0512-7654321"}),
+    );
+    let probe = async {
+        let mut watcher = AsyncPgConnection::establish(&url).await.unwrap();
+        loop {
+            let waiting: Vec<CountRow> = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .load(&mut watcher)
+            .await
+            .unwrap();
+            if waiting[0].n > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // A read needs no turn: it is answered while the transaction waits.
+        let read = app.get(&path, Some(&token)).await;
+        // A second transaction waits for the turn, and gives up like a request without a
+        // connection would.
+        let started = std::time::Instant::now();
+        let write = app
+            .post(
+                "/rounds",
+                Some(&token),
+                crate::rounds::round_body("venture_philanthropy"),
+            )
+            .await;
+        let elapsed = started.elapsed();
+        diesel::sql_query("ROLLBACK")
+            .execute(&mut locker)
+            .await
+            .unwrap();
+        (read, write, elapsed)
+    };
+    let (held, (read, write, elapsed)) = tokio::join!(holder, probe);
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body["contact_phone"], "0512-1234567");
+    assert_eq!((write.status, write.code()), (503, "service_unavailable"));
+    assert!(write.headers.get("retry-after").is_some());
+    assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");
+    // The refused round was not created; once the lock is gone the turn is free again.
+    assert_eq!(held.status, 200, "{}", held.body);
+    assert_eq!(held.body["contact_phone"], "0512-7654321");
+    let r = app.get("/rounds", Some(&token)).await;
+    assert_eq!(
+        r.body["items"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        r.body
+    );
+    let r = app
+        .post(
+            "/rounds",
+            Some(&token),
+            crate::rounds::round_body("venture_philanthropy"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}

@@ -221,6 +221,26 @@ async fn metrics_follow_requests_the_pools_and_the_database() {
             "{pool}: {text}"
         );
         assert!(value(&after, "gongyi_db_pool_waiting", &[("pool", &pool)]).is_some());
+        // No transaction runs between requests: every turn is free, and there is at least one.
+        assert_eq!(
+            value(
+                &after,
+                "gongyi_db_pool_transaction_turns",
+                &[("pool", &pool), ("state", "in_use")]
+            ),
+            Some(0.0),
+            "{pool}: {text}"
+        );
+        assert!(
+            value(
+                &after,
+                "gongyi_db_pool_transaction_turns",
+                &[("pool", &pool), ("state", "free")]
+            )
+            .unwrap()
+                >= 1.0,
+            "{pool}: {text}"
+        );
     }
     drop(held);
 
