@@ -34,7 +34,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::FutureExt;
 use prepared::PrepareExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::config::DatabaseSettings;
 
@@ -168,18 +168,23 @@ impl Database {
 
     /// A connection for a transaction, taken once one of `database.write_concurrency` turns is
     /// free, so that plain reads keep the rest of the pool. Where the CPU, not the commit flush,
-    /// bounds writes, fewer writers at once shorten their tail (docs/PERFORMANCE.md); the wait
-    /// for a turn counts against `pool_timeout_ms`, like the wait for a connection.
+    /// bounds writes, fewer writers at once shorten their tail (docs/PERFORMANCE.md). The wait
+    /// for a turn, like the wait for the connection after it, lasts at most `pool_timeout_ms`.
     pub async fn transaction_conn(&self) -> StorageResult<TransactionConn> {
-        let started = tokio::time::Instant::now();
-        let turn = tokio::time::timeout(self.wait, self.writers.clone().acquire_owned())
-            .await
-            .map_err(|_| StorageError::PoolTimeout)?
-            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-        let left = self.wait.saturating_sub(started.elapsed());
-        let conn = tokio::time::timeout(left, self.pool.get())
-            .await
-            .map_err(|_| StorageError::PoolTimeout)??;
+        // A free turn is taken without a timer; only a wait for one is bounded.
+        let turn = match self.writers.clone().try_acquire_owned() {
+            Ok(turn) => turn,
+            Err(TryAcquireError::NoPermits) => {
+                tokio::time::timeout(self.wait, self.writers.clone().acquire_owned())
+                    .await
+                    .map_err(|_| StorageError::PoolTimeout)?
+                    .map_err(|e| StorageError::Unavailable(e.to_string()))?
+            }
+            Err(e @ TryAcquireError::Closed) => {
+                return Err(StorageError::Unavailable(e.to_string()))
+            }
+        };
+        let conn = self.pool.get().await?;
         Ok(TransactionConn { conn, _turn: turn })
     }
 
