@@ -51,6 +51,7 @@ DB_NAME="${BENCH_DB:-gongyi_bench}"
 REPS="${BENCH_REPS:-3}"
 DURABLE_PORT="${BENCH_DURABLE_PORT:-54359}"
 GATED="${BENCH_GATED:-6}"
+DEFAULT_WC=$(grep -m1 '^write_concurrency' "$ROOT/config/default.toml" | awk '{print $3}')
 OUT="$ROOT/target/bench"
 DOC="$ROOT/docs/PERFORMANCE.md"
 mkdir -p "$OUT"
@@ -550,7 +551,7 @@ cpu_of() {
   echo "- Memory: $(free -m | awk '/^Mem:/ {print $2}') MB; kernel $(uname -r); $(psql "$ADMIN_URL" -qtAX -c 'select version()' | cut -d, -f1)"
   echo "  (shared_buffers $(psql "$ADMIN_URL" -qtAX -c 'show shared_buffers'), synchronous_commit $MAIN_SYNC, fsync $MAIN_FSYNC)."
   echo "- Service: release build, production settings (pool_max_size $(grep -m1 pool_max_size config/default.toml | awk '{print $3}'),"
-  echo "  write_concurrency $(grep -m1 write_concurrency config/default.toml | awk '{print $3}'),"
+  echo "  write_concurrency $DEFAULT_WC,"
   echo "  HTTP workers = cores), email sender off, log level warn. Load: wrk $(wrk -v 2>&1 | head -n 1 | awk '{print $2}'),"
   echo "  ${DURATION}s per step, 1–2 wrk threads; pgbench with \`-M prepared\`. wrk, the service and"
   echo "  Postgres all share the same 2 cores. Each ratio is the median of $REPS interleaved pairs"
@@ -676,7 +677,7 @@ cpu_of() {
     [ -z "$tag" ] || [ "$DURABLE" = 1 ] || continue
     for c in $CONNS; do
       [ "$c" -gt 1 ] || continue
-      for v in "score pg_score $(grep -m1 write_concurrency config/default.toml | awk '{print $3}')" "score_gated pg_score_gated $GATED"; do
+      for v in "score pg_score $DEFAULT_WC" "score_gated pg_score_gated $GATED"; do
         set -- $v
         n="$1$tag" tw="$2$tag"
         echo "| $(if [ -n "$tag" ]; then echo durable; else echo "fsync $MAIN_FSYNC"; fi) | $c | $3 | $(pair "$n" "$tw" "$c" 4) | $(pair "$n" "$tw" "$c" 5) | $(pair "$n" "$tw" "$c" 6) | $(pair "$n" "$tw" "$c" 9) | $(pair "$n" "$tw" "$c" 10) | $(pair "$n" "$tw" "$c" 11)% | $(spread "$n" "$tw" "$c") | $(times_of "$(pair "$n" "$tw" "$c" 6)" "$(pair "$n" "$tw" "$c" 10)")× |"

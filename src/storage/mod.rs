@@ -34,7 +34,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::FutureExt;
 use prepared::PrepareExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::DatabaseSettings;
 
@@ -171,18 +171,14 @@ impl Database {
     /// bounds writes, fewer writers at once shorten their tail (docs/PERFORMANCE.md). The wait
     /// for a turn, like the wait for the connection after it, lasts at most `pool_timeout_ms`.
     pub async fn transaction_conn(&self) -> StorageResult<TransactionConn> {
-        // A free turn is taken without a timer; only a wait for one is bounded.
+        // A free turn is taken without a timer; only a wait for one is bounded. (The semaphore
+        // is never closed, so a failed try means none is free.)
         let turn = match self.writers.clone().try_acquire_owned() {
             Ok(turn) => turn,
-            Err(TryAcquireError::NoPermits) => {
-                tokio::time::timeout(self.wait, self.writers.clone().acquire_owned())
-                    .await
-                    .map_err(|_| StorageError::PoolTimeout)?
-                    .map_err(|e| StorageError::Unavailable(e.to_string()))?
-            }
-            Err(e @ TryAcquireError::Closed) => {
-                return Err(StorageError::Unavailable(e.to_string()))
-            }
+            Err(_) => tokio::time::timeout(self.wait, self.writers.clone().acquire_owned())
+                .await
+                .map_err(|_| StorageError::PoolTimeout)?
+                .map_err(|e| StorageError::Unavailable(e.to_string()))?,
         };
         let conn = self.pool.get().await?;
         Ok(TransactionConn { conn, _turn: turn })

@@ -41,21 +41,8 @@ async fn exhausted_pool_answers_503_quickly() {
         .unwrap();
     let holder = app.get("/organizations", Some(&token));
     let probe = async {
-        let mut watcher = AsyncPgConnection::establish(&url).await.unwrap();
         // Until the holder's query waits on the lock (so it holds the pool's connection).
-        loop {
-            let waiting: Vec<CountRow> = diesel::sql_query(
-                "SELECT count(*) AS n FROM pg_locks \
-                 WHERE NOT granted AND relation = 'organizations'::regclass",
-            )
-            .load(&mut watcher)
-            .await
-            .unwrap();
-            if waiting[0].n > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        until_a_query_waits_on_a_lock(&url).await;
         let started = std::time::Instant::now();
         let r = app.get("/organizations", Some(&token)).await;
         let elapsed = started.elapsed();
@@ -103,6 +90,25 @@ async fn connections_killed_by_the_server_are_replaced() {
 struct CountRow {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
+}
+
+/// Returns once a session of the test's database waits on a lock.
+async fn until_a_query_waits_on_a_lock(url: &str) {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let mut watcher = AsyncPgConnection::establish(url).await.unwrap();
+    loop {
+        let waiting: Vec<CountRow> = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .load(&mut watcher)
+        .await
+        .unwrap();
+        if waiting[0].n > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 async fn gongyi_pool_of_one() -> crate::helpers::TestApp {
@@ -276,20 +282,7 @@ async fn a_waiting_transaction_holds_a_turn_not_the_whole_pool() {
         json!({"contact_phone": "0512-7654321"}),
     );
     let probe = async {
-        let mut watcher = AsyncPgConnection::establish(&url).await.unwrap();
-        loop {
-            let waiting: Vec<CountRow> = diesel::sql_query(
-                "SELECT count(*) AS n FROM pg_stat_activity \
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .load(&mut watcher)
-            .await
-            .unwrap();
-            if waiting[0].n > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        until_a_query_waits_on_a_lock(&url).await;
         // A read needs no turn: it is answered while the transaction waits.
         let read = app.get(&path, Some(&token)).await;
         // A second transaction waits for the turn, and gives up like a request without a
